@@ -91,6 +91,9 @@ trim_rootfs() {
   find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
   rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/groff/* \
     "$root"/usr/share/lintian/* "$root"/usr/share/linda/* "$root"/usr/share/locale/*
+  # Keep the empty man sections: Java's postinst (update-alternatives with
+  # man-page slaves) fails without /usr/share/man/man1.
+  mkdir -p "$root"/usr/share/man/man{1..8}
   mkdir -p "$root/var/lib/apt/lists/partial" "$root/var/cache/apt/archives/partial"
   # Docker provides /dev, /proc, /sys, hostname and resolv.conf at run time.
   rm -rf "$root"/dev/* "$root/etc/hostname" "$root/etc/resolv.conf"
