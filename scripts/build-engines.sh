@@ -8,7 +8,8 @@
 # The build is skipped when that image already carries the label
 # menagerie.context-sha256 equal to a hash of the build context (every file's
 # path, mode and content, plus the IDs of the FROM images); the push is skipped
-# when the registry already holds the image's digest. Env: FORCE=1 rebuilds.
+# when the registry already holds the image's digest. Env: FORCE=1 rebuilds
+# without the build cache.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEFAULT_DIRS=(engines/apktool engines/fileinfo test/fixtures/engines/testkit)
@@ -26,7 +27,7 @@ context_hash() {
         printf '%s %s %s\n' "$(stat -c '%a' "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
       done)
     # The base image is part of the input: a re-made base means a rebuild.
-    for from in $(awk 'toupper($1) == "FROM" { print $2 }' "$dir/Dockerfile"); do
+    awk 'toupper($1) == "FROM" { print $2 }' "$dir/Dockerfile" | while read -r from; do
       id="$(docker image inspect -f '{{.Id}}' "$from" 2>/dev/null || echo missing)"
       printf 'FROM %s %s\n' "$from" "$id"
     done
@@ -43,7 +44,7 @@ registry_digest() {
 }
 
 build_one() {
-  local dir="$1" name tag hash have t0 logf built
+  local dir="$1" name tag hash have t0 logf built old_id
   [ -f "$dir/Dockerfile" ] || die "$dir has no Dockerfile"
   name="$(basename "$dir")"
   tag="$REGISTRY_HOST/$name:stable"
@@ -54,17 +55,26 @@ build_one() {
     built=""
   else
     mkdir -p "$MENAGERIE_LOG_DIR"
-    if [ -z "$have" ]; then
-      step "building engine $name (first time can take a few minutes; log: $logf)…"
+    local nocache=()
+    if [ "${FORCE:-0}" = 1 ]; then
+      nocache=(--no-cache)
+      step "rebuilding engine $name from scratch (FORCE=1; log: $logf)…"
+    elif [ -z "$have" ]; then
+      step "building engine $name (first build; can take a few minutes; log: $logf)…"
     else
       step "rebuilding engine $name (build context changed; log: $logf)…"
     fi
     t0=$SECONDS
-    if ! docker build --force-rm --label "$LABEL=$hash" -t "$tag" "$dir" >"$logf" 2>&1; then
+    old_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
+    if ! docker build --force-rm "${nocache[@]+"${nocache[@]}"}" --label "$LABEL=$hash" -t "$tag" "$dir" >"$logf" 2>&1; then
       tail -n 25 "$logf" >&2
       die "building $tag failed (log: $logf)"
     fi
     built=" built in $(fmt_secs $((SECONDS - t0))),"
+    # The previous version, now untagged: remove it (kept if a container uses it).
+    if [ -n "$old_id" ] && [ "$old_id" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+      docker rmi "$old_id" >/dev/null 2>&1 || true
+    fi
   fi
 
   # Push unless the registry already has exactly this image.
@@ -96,12 +106,12 @@ main() {
     [ -d "$d" ] || die "no such engine directory: $d"
     dirs+=("$(cd "$d" && pwd)")
   done
-  cd "$MENAGERIE_ROOT"
+  cd "$MENAGERIE_ROOT" || die "cannot cd to $MENAGERIE_ROOT"
   [ "${#dirs[@]}" -gt 0 ] || dirs=("${DEFAULT_DIRS[@]}")
   for d in "${dirs[@]}"; do
     build_one "${d%/}"
   done
-  # Old versions of rebuilt engines are left untagged: drop them.
+  # Leftovers of older versions (untagged, labelled by us): drop them.
   docker image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true
 }
 

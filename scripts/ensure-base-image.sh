@@ -17,7 +17,7 @@ DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 _tmpdirs=()
 cleanup() {
   local d
-  for d in "${_tmpdirs[@]}"; do
+  for d in "${_tmpdirs[@]+"${_tmpdirs[@]}"}"; do
     # debootstrap may leave proc/sys mounted on failure.
     umount -R "$d/rootfs/proc" "$d/rootfs/sys" 2>/dev/null || true
     rm -rf --one-file-system "$d"
@@ -25,12 +25,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# new_tmpdir NAME: sets $tmpdir (not via $(…): the cleanup list must be
+# updated in this shell, not in a subshell).
+tmpdir=""
 new_tmpdir() {
-  local d
   mkdir -p "$MENAGERIE_STATE_DIR/tmp"
-  d="$(mktemp -d "$MENAGERIE_STATE_DIR/tmp/$1.XXXXXX")"
-  _tmpdirs+=("$d")
-  printf '%s\n' "$d"
+  tmpdir="$(mktemp -d "$MENAGERIE_STATE_DIR/tmp/$1.XXXXXX")"
+  _tmpdirs+=("$tmpdir")
 }
 
 # Apt configuration of the official Debian container images (debuerreotype):
@@ -73,7 +74,7 @@ EOF
   if grep -qsE "(^|[[:space:]])$codename([[:space:]]|$)" /etc/apt/sources.list.d/*.sources; then
     rm -f "$root/etc/apt/sources.list"
     cp /etc/apt/sources.list.d/*.sources "$root/etc/apt/sources.list.d/"
-  elif grep -qsE "^[[:space:]]*deb[[:space:]].*[[:space:]]$codename[[:space:]]" /etc/apt/sources.list; then
+  elif grep -qsE "^[[:space:]]*deb[[:space:]].*[[:space:]]${codename}[[:space:]]" /etc/apt/sources.list; then
     grep -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list >"$root/etc/apt/sources.list"
   else
     printf 'deb %s %s main\n' "$mirror" "$codename" >"$root/etc/apt/sources.list"
@@ -96,7 +97,7 @@ trim_rootfs() {
   mkdir -p "$root"/usr/share/man/man{1..8}
   mkdir -p "$root/var/lib/apt/lists/partial" "$root/var/cache/apt/archives/partial"
   # Docker provides /dev, /proc, /sys, hostname and resolv.conf at run time.
-  rm -rf "$root"/dev/* "$root/etc/hostname" "$root/etc/resolv.conf"
+  rm -rf "${root:?}"/dev/* "$root/etc/hostname" "$root/etc/resolv.conf"
   mkdir -p "$root/proc" "$root/sys" "$root/dev"
   : >"$root/etc/machine-id" 2>/dev/null || true
   chmod 1777 "$root/tmp" "$root/var/tmp"
@@ -112,7 +113,8 @@ ensure_debian() {
   local codename mirror dir root t0
   codename="$(os_codename)"
   mirror="$(apt_mirror)"
-  dir="$(new_tmpdir debian)"
+  new_tmpdir debian
+  dir="$tmpdir"
   root="$dir/rootfs"
   mkdir -p "$root"
   t0=$SECONDS
@@ -144,15 +146,18 @@ ensure_busybox() {
   apt_install busybox-static
   local bb=/bin/busybox dir root applet
   [ -x "$bb" ] || bb="$(dpkg -L busybox-static | grep -E '/busybox$' | head -n1)"
-  [ -x "$bb" ] && "$bb" --list-full >/dev/null 2>&1 || die "no static busybox found; install busybox-static by hand"
+  if [ ! -x "$bb" ] || ! "$bb" --list-full >/dev/null 2>&1; then
+    die "no static busybox found; install busybox-static by hand"
+  fi
   step "building $BUSYBOX_IMAGE from Debian's busybox-static…"
-  dir="$(new_tmpdir busybox)"
+  new_tmpdir busybox
+  dir="$tmpdir"
   root="$dir/rootfs"
   mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp,proc,sys,dev,var/data}
   install -m 0755 "$bb" "$root/bin/busybox"
   # Applet symlinks, created on the host (`busybox --install -s` style).
   while read -r applet; do
-    [ -n "$applet" ] && [ "$applet" != bin/busybox ] || continue
+    if [ -z "$applet" ] || [ "$applet" = bin/busybox ]; then continue; fi
     mkdir -p "$root/$(dirname "$applet")"
     [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
   done < <("$bb" --list-full)

@@ -5,10 +5,15 @@
 
 set -euo pipefail
 
+# Used by the scripts that source this file.
+# shellcheck disable=SC2034
 MENAGERIE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MENAGERIE_LOG_DIR=/var/log/menagerie
+# shellcheck disable=SC2034
 MENAGERIE_STATE_DIR=/var/lib/menagerie
+# shellcheck disable=SC2034
 REGISTRY_ADDR=127.0.0.1:5000
+# shellcheck disable=SC2034
 REGISTRY_HOST=localhost:5000
 
 _prog="$(basename "${0:-menagerie}" .sh)"
@@ -84,6 +89,7 @@ apt_install() {
 apt_mirror() {
   local codename site
   codename="$(os_codename)"
+  # shellcheck disable=SC2016 # $(SITE) is apt's template syntax, not the shell's
   site="$(apt-get indextargets --no-release-info --format '$(SITE) $(RELEASE)' 2>/dev/null |
     awk -v r="$codename" '$2 == r { print $1; exit }')"
   if [ -z "$site" ]; then
