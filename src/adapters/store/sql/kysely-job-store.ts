@@ -1,0 +1,211 @@
+import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
+import type { Job, JobOutcome, JobState, ResultKind } from '../../../domain/index.js';
+import { finalStates, MenagerieError } from '../../../domain/index.js';
+import type { EngineStats, JobFilter, JobPage, JobStore, NewJob } from '../../../ports/job-store.js';
+import { migrationProvider, type DialectTraits } from './migrations.js';
+import type { Database, JobsTable } from './schema.js';
+
+function toDate(ms: number | string | null): Date | null {
+  return ms === null ? null : new Date(Number(ms));
+}
+
+function num(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+export function rowToJob(row: Selectable<JobsTable>): Job {
+  return {
+    id: row.id,
+    engine: row.engine,
+    state: row.state as JobState,
+    reason: row.reason,
+    exitCode: row.exit_code,
+    imageDigest: row.image_digest,
+    input: { name: row.input_name, size: Number(row.input_size), sha256: row.input_sha256 },
+    summary: row.summary,
+    result: row.result_kind ? { kind: row.result_kind as ResultKind, size: Number(row.result_size) } : null,
+    attempts: row.attempts,
+    workerId: row.worker_id,
+    usage: { peakMemoryBytes: num(row.peak_memory_bytes), cpuMs: num(row.cpu_ms) },
+    stdoutBytes: num(row.stdout_bytes),
+    stderrBytes: num(row.stderr_bytes),
+    logsTruncated: Boolean(row.logs_truncated),
+    createdAt: toDate(row.created_at) as Date,
+    startedAt: toDate(row.started_at),
+    finishedAt: toDate(row.finished_at),
+  };
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s:${seq}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^s:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match)
+    throw new MenagerieError(
+      'INVALID_CURSOR',
+      'the cursor is not one this service issued; start from the first page',
+    );
+  return Number(match[1]);
+}
+
+const liveStates = ['queued', 'running'] as const;
+
+/** The job store over any SQL database Kysely speaks. */
+export class KyselyJobStore implements JobStore {
+  constructor(
+    readonly db: Kysely<Database>,
+    private readonly traits: DialectTraits,
+  ) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.traits) });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw new Error(`database migration failed: ${(error as Error).message}`, { cause: error });
+  }
+
+  async insertJobs(jobs: readonly NewJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.db
+      .insertInto('jobs')
+      .values(
+        jobs.map((job) => ({
+          id: job.id,
+          engine: job.engine,
+          state: 'queued',
+          input_name: job.input.name,
+          input_size: job.input.size,
+          input_sha256: job.input.sha256,
+          attempts: 0,
+          logs_truncated: 0,
+          enqueued: 0,
+          created_at: job.createdAt.getTime(),
+        })),
+      )
+      .execute();
+  }
+
+  async getJob(id: string): Promise<Job | undefined> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? rowToJob(row) : undefined;
+  }
+
+  async listJobs(filter: JobFilter, cursor: string | null, limit: number): Promise<JobPage> {
+    let query = this.db.selectFrom('jobs').selectAll();
+    if (filter.engine) query = query.where('engine', '=', filter.engine);
+    if (filter.state) query = query.where('state', '=', filter.state);
+    if (filter.sha256) query = query.where('input_sha256', '=', filter.sha256.toLowerCase());
+    if (cursor) query = query.where('seq', '<', decodeCursor(cursor));
+    const rows = await query
+      .orderBy('seq', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      jobs: page.map(rowToJob),
+      nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
+    };
+  }
+
+  async markEnqueued(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .updateTable('jobs')
+      .set({ enqueued: 1 })
+      .where('id', 'in', [...ids])
+      .execute();
+  }
+
+  async listUnenqueued(olderThan: Date, limit: number): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('state', '=', 'queued')
+      .where('enqueued', '=', 0)
+      .where('created_at', '<', olderThan.getTime())
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(rowToJob);
+  }
+
+  async markRunning(id: string, workerId: string, attempt: number, startedAt: Date): Promise<boolean> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ state: 'running', worker_id: workerId, attempts: attempt, started_at: startedAt.getTime() })
+      .where('id', '=', id)
+      .where('state', 'in', [...liveStates])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async finishJob(id: string, outcome: JobOutcome): Promise<boolean> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set({
+        state: outcome.state,
+        reason: outcome.reason,
+        exit_code: outcome.exitCode,
+        image_digest: outcome.imageDigest,
+        summary: outcome.summary,
+        result_kind: outcome.result?.kind ?? null,
+        result_size: outcome.result?.size ?? null,
+        peak_memory_bytes: outcome.usage.peakMemoryBytes,
+        cpu_ms: outcome.usage.cpuMs,
+        stdout_bytes: outcome.stdoutBytes,
+        stderr_bytes: outcome.stderrBytes,
+        logs_truncated: outcome.logsTruncated ? 1 : 0,
+        finished_at: outcome.finishedAt.getTime(),
+      })
+      .where('id', '=', id)
+      .where('state', 'not in', [...finalStates])
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async requeueJob(id: string): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .set({ state: 'queued', worker_id: null, started_at: null })
+      .where('id', '=', id)
+      .where('state', '=', 'running')
+      .execute();
+  }
+
+  async listRunningByWorker(workerId: string): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('state', '=', 'running')
+      .where('worker_id', '=', workerId)
+      .execute();
+    return rows.map(rowToJob);
+  }
+
+  async engineStats(): Promise<EngineStats[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select(['engine', 'state', sql<number>`count(*)`.as('n')])
+      .where('state', 'in', [...liveStates])
+      .groupBy(['engine', 'state'])
+      .execute();
+    const byEngine = new Map<string, { engine: string; queued: number; running: number }>();
+    for (const row of rows) {
+      const entry = byEngine.get(row.engine) ?? { engine: row.engine, queued: 0, running: 0 };
+      if (row.state === 'queued') entry.queued = Number(row.n);
+      else entry.running = Number(row.n);
+      byEngine.set(row.engine, entry);
+    }
+    return [...byEngine.values()];
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,69 @@
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** What differs between SQL dialects in the schema. */
+export interface DialectTraits {
+  /** Column type of an auto-incrementing primary key. */
+  readonly autoIncrementType: 'integer' | 'serial' | 'bigint';
+}
+
+/** One list of migrations for every dialect; differences come from the traits. */
+export function migrationProvider(traits: DialectTraits): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001_jobs_and_queue': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the column builder type differs per column type
+        const pk = (c: any) => {
+          const col = c.primaryKey();
+          return traits.autoIncrementType === 'serial' ? col : col.autoIncrement();
+        };
+        await db.schema
+          .createTable('jobs')
+          .addColumn('seq', traits.autoIncrementType, pk)
+          .addColumn('id', 'varchar(32)', (c) => c.notNull().unique())
+          .addColumn('engine', 'varchar(64)', (c) => c.notNull())
+          .addColumn('state', 'varchar(16)', (c) => c.notNull())
+          .addColumn('reason', 'text')
+          .addColumn('exit_code', 'integer')
+          .addColumn('image_digest', 'varchar(512)')
+          .addColumn('input_name', 'varchar(512)', (c) => c.notNull())
+          .addColumn('input_size', 'bigint', (c) => c.notNull())
+          .addColumn('input_sha256', 'char(64)', (c) => c.notNull())
+          .addColumn('summary', 'text')
+          .addColumn('result_kind', 'varchar(16)')
+          .addColumn('result_size', 'bigint')
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('worker_id', 'varchar(64)')
+          .addColumn('peak_memory_bytes', 'bigint')
+          .addColumn('cpu_ms', 'bigint')
+          .addColumn('stdout_bytes', 'bigint')
+          .addColumn('stderr_bytes', 'bigint')
+          .addColumn('logs_truncated', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('enqueued', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('started_at', 'bigint')
+          .addColumn('finished_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('jobs_engine_seq').on('jobs').columns(['engine', 'seq']).execute();
+        await db.schema.createIndex('jobs_state_seq').on('jobs').columns(['state', 'seq']).execute();
+        await db.schema.createIndex('jobs_sha256_seq').on('jobs').columns(['input_sha256', 'seq']).execute();
+        await db.schema
+          .createTable('queue_messages')
+          .addColumn('id', traits.autoIncrementType, pk)
+          .addColumn('job_id', 'varchar(32)', (c) => c.notNull().unique())
+          .addColumn('engine', 'varchar(64)', (c) => c.notNull())
+          .addColumn('available_at', 'bigint', (c) => c.notNull())
+          .addColumn('lease_owner', 'varchar(128)')
+          .addColumn('lease_until', 'bigint')
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('dead_reason', 'text')
+          .execute();
+        await db.schema
+          .createIndex('queue_messages_claim')
+          .on('queue_messages')
+          .columns(['engine', 'available_at'])
+          .execute();
+      },
+    },
+  };
+  return { getMigrations: async () => migrations };
+}

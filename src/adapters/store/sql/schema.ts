@@ -1,0 +1,45 @@
+import type { Generated } from 'kysely';
+
+/** Rows as stored. Times are milliseconds since the epoch, so every dialect stores them alike. */
+export interface JobsTable {
+  seq: Generated<number>;
+  id: string;
+  engine: string;
+  state: string;
+  reason: string | null;
+  exit_code: number | null;
+  image_digest: string | null;
+  input_name: string;
+  input_size: number;
+  input_sha256: string;
+  summary: string | null;
+  result_kind: string | null;
+  result_size: number | null;
+  attempts: number;
+  worker_id: string | null;
+  peak_memory_bytes: number | null;
+  cpu_ms: number | null;
+  stdout_bytes: number | null;
+  stderr_bytes: number | null;
+  logs_truncated: number;
+  enqueued: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface QueueMessagesTable {
+  id: Generated<number>;
+  job_id: string;
+  engine: string;
+  available_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  attempts: number;
+  dead_reason: string | null;
+}
+
+export interface Database {
+  jobs: JobsTable;
+  queue_messages: QueueMessagesTable;
+}

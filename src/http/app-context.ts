@@ -1,0 +1,24 @@
+import type { Config } from '../config/schema.js';
+import type { JobQueue } from '../ports/job-queue.js';
+import type { JobStore } from '../ports/job-store.js';
+import type { EngineRegistry } from '../services/engine-registry.js';
+import type { JobEvents } from '../services/job-events.js';
+import type { JobService } from '../services/job-service.js';
+import type { Metrics } from '../services/metrics.js';
+
+/** What the HTTP layer needs from the rest of the service. */
+export interface AppContext {
+  readonly config: Readonly<Config>;
+  readonly service: JobService;
+  readonly registry: EngineRegistry;
+  readonly store: JobStore;
+  readonly queue: JobQueue;
+  readonly events: JobEvents;
+  readonly metrics: Metrics;
+  /** The console's static files. */
+  readonly webDir: string;
+  /** The image an engine would run now: its digest, or unavailable. */
+  imageInfo(engineName: string): Promise<{ digest: string | null; available: boolean }>;
+  /** Backends that must answer for the service to be ready, by name. */
+  readinessChecks(): Record<string, () => Promise<void>>;
+}

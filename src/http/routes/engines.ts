@@ -1,0 +1,48 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { EngineSpec } from '../../domain/index.js';
+import type { AppContext } from '../app-context.js';
+import { engineSchema, engineView, errorSchema, type EngineView } from '../views.js';
+
+/** Engines under /api/v1. */
+export function engineRoutes(ctx: AppContext): FastifyPluginAsync {
+  const view = async (
+    engine: EngineSpec,
+    counts: Map<string, { queued: number; running: number }>,
+  ): Promise<EngineView> => {
+    const image = await ctx.imageInfo(engine.name);
+    const c = counts.get(engine.name) ?? { queued: 0, running: 0 };
+    return engineView(engine, { ...image, ...c });
+  };
+  const counts = async () => new Map((await ctx.store.engineStats()).map((s) => [s.engine, s]));
+  return async (app) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    r.get(
+      '/engines',
+      {
+        schema: {
+          tags: ['engines'],
+          summary: 'Engines, with image, digest and effective policy',
+          response: { 200: z.object({ engines: z.array(engineSchema) }) },
+        },
+      },
+      async () => {
+        const c = await counts();
+        return { engines: await Promise.all(ctx.registry.list().map((e) => view(e, c))) };
+      },
+    );
+    r.get(
+      '/engines/:name',
+      {
+        schema: {
+          tags: ['engines'],
+          summary: 'One engine, with image, digest and effective policy',
+          params: z.object({ name: z.string() }),
+          response: { 200: engineSchema, 404: errorSchema },
+        },
+      },
+      async (request) => view(ctx.registry.get(request.params.name), await counts()),
+    );
+  };
+}

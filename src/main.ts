@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { FsBlobStore } from './adapters/blob/fs/fs-blob-store.js';
+import { EmbeddedJobQueue } from './adapters/queue/embedded/embedded-job-queue.js';
+import { createDockerRuntime } from './adapters/runtime/docker/docker-runtime.js';
+import { createSqliteJobStore } from './adapters/store/sqlite/sqlite-job-store.js';
+import type { KyselyJobStore } from './adapters/store/sql/kysely-job-store.js';
+import { parseEnginesConfig } from './config/engines-config.js';
+import type { Config } from './config/schema.js';
+import { buildApp } from './http/build-app.js';
+import type { ContainerRuntime } from './ports/container-runtime.js';
+import type { JobQueue } from './ports/job-queue.js';
+import { EngineRegistry } from './services/engine-registry.js';
+import { JobEvents } from './services/job-events.js';
+import { JobService } from './services/job-service.js';
+import { createMetrics } from './services/metrics.js';
+import { recoverWorker, sweepOutbox } from './services/recover.js';
+import { JobRunner } from './services/run-job.js';
+import { WorkerPool } from './worker/worker-pool.js';
+
+/** A running service: its address (when it serves HTTP) and how to stop it. */
+export interface RunningService {
+  readonly url: string | null;
+  readonly app: FastifyInstance | null;
+  readonly workerId: string | null;
+  stop(): Promise<void>;
+}
+
+/** The console's files, shipped beside dist/ and src/. */
+export const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
+
+/** A worker node's id, made once and kept in the data directory so a restart finds what it left. */
+function workerIdFor(config: Readonly<Config>): string {
+  if (config.workerId) return config.workerId;
+  const file = path.join(config.data, 'worker-id');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const id = `w-${randomBytes(6).toString('hex')}`;
+    writeFileSync(file, id + '\n', { flag: 'wx' });
+    return id;
+  }
+}
+
+function openStore(url: string): KyselyJobStore {
+  if (url.startsWith('sqlite:')) return createSqliteJobStore(url);
+  throw new Error(
+    `unsupported job store URL ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//…@'))}; use sqlite:<path>`,
+  );
+}
+
+function openQueue(url: string, store: KyselyJobStore, config: Readonly<Config>, logger: Logger): JobQueue {
+  if (url === 'embedded')
+    return new EmbeddedJobQueue(store.db, { pollIntervalMs: config.pollIntervalMs, logger });
+  throw new Error(
+    `unsupported queue URL ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//…@'))}; use "embedded"`,
+  );
+}
+
+/**
+ * The composition root: picks the adapters from the configuration, wires the
+ * services, recovers what a crash left, and starts the roles asked for.
+ */
+export async function startService(config: Readonly<Config>, logger: Logger): Promise<RunningService> {
+  mkdirSync(config.data, { recursive: true });
+  const engines = parseEnginesConfig(
+    await readFile(config.engines, 'utf8'),
+    config.engineDefaults,
+    config.engines,
+  );
+  const registry = new EngineRegistry(engines);
+  const store = openStore(config.db as string);
+  const stops: (() => Promise<void>)[] = [async () => store.close()];
+  const stop = async (): Promise<void> => {
+    for (const s of stops.splice(0).reverse()) {
+      await s().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+    }
+  };
+  try {
+    await store.migrate();
+    const queue = openQueue(config.queue, store, config, logger);
+    stops.push(() => queue.close());
+    const blobs = new FsBlobStore(path.join(config.data, 'blobs'));
+    await blobs.init();
+    const metrics = createMetrics();
+    const events = new JobEvents();
+    const service = new JobService({ store, queue, blobs, engines: registry, events, metrics, logger });
+
+    let runtime: ContainerRuntime | null = null;
+    let runner: JobRunner | null = null;
+    let workerId: string | null = null;
+    if (config.role !== 'api') {
+      workerId = workerIdFor(config);
+      runtime = await createDockerRuntime({
+        dockerHost: config.dockerHost,
+        jobIo: config.jobIo,
+        workDir: path.join(config.data, 'jobfs', workerId),
+        logger,
+      });
+      const scratchDir = path.join(config.data, 'scratch', workerId);
+      mkdirSync(scratchDir, { recursive: true });
+      runner = new JobRunner({
+        store,
+        blobs,
+        runtime,
+        engines: registry,
+        events,
+        metrics,
+        logger,
+        workerId,
+        scratchDir,
+        maxAttempts: config.maxAttempts,
+        summaryMaxBytes: config.summaryMaxBytes,
+      });
+      stops.push(async () => runner?.close());
+      await recoverWorker({ store, queue, runtime, workerId, logger });
+      for (const engine of engines) {
+        const image = await runner.resolveImage(engine).catch(() => undefined);
+        if (!image)
+          logger.warn(
+            { engine: engine.name, image: engine.image },
+            'engine image is missing and could not be pulled',
+          );
+      }
+      const pool = new WorkerPool({ queue, runner, engines: registry, workerId, logger });
+      pool.start();
+      stops.push(() => pool.stop(10_000));
+      logger.info({ workerId, jobIo: runtime.jobIo, engines: engines.map((e) => e.name) }, 'worker started');
+    }
+
+    let app: FastifyInstance | null = null;
+    let url: string | null = null;
+    if (config.role !== 'worker') {
+      const activeRunner = runner;
+      const activeRuntime = runtime;
+      app = await buildApp(
+        {
+          config,
+          service,
+          registry,
+          store,
+          queue,
+          events,
+          metrics,
+          webDir,
+          imageInfo: async (name) => {
+            const engine = registry.find(name);
+            const image =
+              engine && activeRunner
+                ? await activeRunner.resolveImage(engine).catch(() => undefined)
+                : undefined;
+            return { digest: image?.digest ?? null, available: Boolean(image) };
+          },
+          readinessChecks: () => ({
+            database: () => store.ping(),
+            ...(activeRuntime ? { docker: () => activeRuntime.ping() } : {}),
+          }),
+        },
+        logger,
+      );
+      const sweep = setInterval(() => {
+        sweepOutbox({ store, queue, logger, olderThanMs: 5000 }).catch((error: unknown) =>
+          logger.warn({ err: error }, 'outbox sweep failed'),
+        );
+      }, 5000);
+      stops.push(async () => clearInterval(sweep));
+      const listening = app;
+      stops.push(() => listening.close());
+      url = await app.listen({ port: config.port, host: config.host });
+    }
+    return { url, app, workerId, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

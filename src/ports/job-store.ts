@@ -1,0 +1,59 @@
+import type { Job, JobInput, JobOutcome, JobState } from '../domain/index.js';
+
+export interface NewJob {
+  readonly id: string;
+  readonly engine: string;
+  readonly input: JobInput;
+  readonly createdAt: Date;
+}
+
+export interface JobFilter {
+  readonly engine?: string;
+  readonly state?: JobState;
+  readonly sha256?: string;
+}
+
+export interface JobPage {
+  readonly jobs: Job[];
+  /** Opaque cursor for the next (older) page; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+/** Counts used by readiness, metrics and the engines view. */
+export interface EngineStats {
+  readonly engine: string;
+  readonly queued: number;
+  readonly running: number;
+}
+
+/** Durable record of jobs. Every method is safe to call from several processes. */
+export interface JobStore {
+  /** Creates or upgrades the schema. */
+  migrate(): Promise<void>;
+  insertJobs(jobs: readonly NewJob[]): Promise<void>;
+  getJob(id: string): Promise<Job | undefined>;
+  /** Newest first. */
+  listJobs(filter: JobFilter, cursor: string | null, limit: number): Promise<JobPage>;
+  /** Records that the jobs' queue messages were published (the outbox mark). */
+  markEnqueued(ids: readonly string[]): Promise<void>;
+  /** Queued jobs whose publish was never confirmed, older than `olderThan`. */
+  listUnenqueued(olderThan: Date, limit: number): Promise<Job[]>;
+  /**
+   * Moves a live job to `running` for an attempt by a worker.
+   * @returns false when the job is already final (nothing to do).
+   */
+  markRunning(id: string, workerId: string, attempt: number, startedAt: Date): Promise<boolean>;
+  /**
+   * Records the final state once. @returns false when the job was already
+   * final, so a redelivered job is never recorded twice.
+   */
+  finishJob(id: string, outcome: JobOutcome): Promise<boolean>;
+  /** Puts a running job back to queued (its worker was lost). */
+  requeueJob(id: string): Promise<void>;
+  /** Jobs left `running` by the given worker. */
+  listRunningByWorker(workerId: string): Promise<Job[]>;
+  engineStats(): Promise<EngineStats[]>;
+  /** Cheap round trip for readiness. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
