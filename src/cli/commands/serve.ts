@@ -1,0 +1,92 @@
+import { Option, type Command } from 'commander';
+import { pino } from 'pino';
+import { loadConfig } from '../../config/load-config.js';
+import { startService } from '../../main.js';
+
+/** `menagerie serve`: runs the service. */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the service (API, console and workers by default)')
+    .option('--port <port>', 'HTTP port (MENAGERIE_PORT)')
+    .option('--host <address>', 'address to bind (MENAGERIE_HOST)')
+    .option('--engines <path>', 'engines.json (MENAGERIE_ENGINES)')
+    .option('--data <dir>', 'data directory (MENAGERIE_DATA)')
+    .option('--db <url>', 'job store URL, e.g. sqlite:./data/menagerie.db (MENAGERIE_DB)')
+    .option('--queue <url>', 'queue URL: embedded (MENAGERIE_QUEUE)')
+    .addOption(
+      new Option('--role <role>', 'which parts to run (MENAGERIE_ROLE)').choices(['all', 'api', 'worker']),
+    )
+    .option('--worker-id <id>', 'stable id of this worker node (MENAGERIE_WORKER_ID)')
+    .addOption(
+      new Option('--job-io <mode>', 'how files cross into containers (MENAGERIE_JOB_IO)').choices([
+        'auto',
+        'volume',
+        'archive',
+      ]),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level (MENAGERIE_LOG_LEVEL)').choices([
+        'fatal',
+        'error',
+        'warn',
+        'info',
+        'debug',
+        'trace',
+        'silent',
+      ]),
+    )
+    .option('--config <file>', 'JSON config file (MENAGERIE_CONFIG)')
+    .action(async (options) => {
+      const config = loadConfig({
+        env: process.env,
+        configFile: options.config,
+        flags: {
+          port: options.port,
+          host: options.host,
+          engines: options.engines,
+          data: options.data,
+          db: options.db,
+          queue: options.queue,
+          role: options.role,
+          workerId: options.workerId,
+          jobIo: options.jobIo,
+          logLevel: options.logLevel,
+        },
+      });
+      const logger = pino({
+        level: config.logLevel,
+        ...(process.stdout.isTTY
+          ? { transport: { target: 'pino-pretty', options: { colorize: true } } }
+          : {}),
+      });
+      const service = await startService(config, logger);
+      if (service.url) {
+        logger.info({ url: service.url, console: `${service.url}/console/` }, 'menagerie is serving');
+        const engine = config.role === 'all' ? 'apktool' : '<engine>';
+        process.stderr.write(
+          [
+            '',
+            `Menagerie is serving on ${service.url}`,
+            `  console   ${service.url}/console/`,
+            `  API docs  ${service.url}/api/v1/docs`,
+            `  try       curl -XPOST ${service.url}/${engine}/upload -F upload=@test/fixtures/generated/framework-res.apk`,
+            `            curl ${service.url}/result/<jobid>`,
+            '',
+          ].join('\n') + '\n',
+        );
+      }
+      let stopping = false;
+      const shutdown = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        service.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}
