@@ -19,6 +19,10 @@ export default tseslint.config(
         fetch: 'readonly',
         AbortController: 'readonly',
         performance: 'readonly',
+        FormData: 'readonly',
+        Blob: 'readonly',
+        Response: 'readonly',
+        RequestInit: 'readonly',
       },
     },
     rules: {
