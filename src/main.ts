@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { FsBlobStore } from './adapters/blob/fs/fs-blob-store.js';
 import { EmbeddedJobQueue } from './adapters/queue/embedded/embedded-job-queue.js';
 import { createDockerRuntime } from './adapters/runtime/docker/docker-runtime.js';
+import { createMysqlJobStore } from './adapters/store/mysql/mysql-job-store.js';
+import { createPostgresJobStore } from './adapters/store/postgres/postgres-job-store.js';
 import { createSqliteJobStore } from './adapters/store/sqlite/sqlite-job-store.js';
 import type { KyselyJobStore } from './adapters/store/sql/kysely-job-store.js';
 import { parseEnginesConfig } from './config/engines-config.js';
@@ -47,16 +49,22 @@ function workerIdFor(config: Readonly<Config>): string {
   }
 }
 
-function openStore(url: string): KyselyJobStore {
+function openStore(url: string, logger: Logger): KyselyJobStore {
   if (url.startsWith('sqlite:')) return createSqliteJobStore(url);
+  if (/^postgres(ql)?:\/\//.test(url)) return createPostgresJobStore(url, { logger });
+  if (/^(mysql|mariadb):\/\//.test(url)) return createMysqlJobStore(url, { logger });
   throw new Error(
-    `unsupported job store URL ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//…@'))}; use sqlite:<path>`,
+    `unsupported job store URL ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//…@'))}; use sqlite:<path>, postgres://… or mysql://…`,
   );
 }
 
 function openQueue(url: string, store: KyselyJobStore, config: Readonly<Config>, logger: Logger): JobQueue {
   if (url === 'embedded')
-    return new EmbeddedJobQueue(store.db, { pollIntervalMs: config.pollIntervalMs, logger });
+    return new EmbeddedJobQueue(store.db, {
+      pollIntervalMs: config.pollIntervalMs,
+      logger,
+      traits: store.traits,
+    });
   throw new Error(
     `unsupported queue URL ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//…@'))}; use "embedded"`,
   );
@@ -74,7 +82,7 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
     config.engines,
   );
   const registry = new EngineRegistry(engines);
-  const store = openStore(config.db as string);
+  const store = openStore(config.db as string, logger);
   const stops: (() => Promise<void>)[] = [async () => store.close()];
   const stop = async (): Promise<void> => {
     for (const s of stops.splice(0).reverse()) {

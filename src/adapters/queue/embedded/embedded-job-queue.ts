@@ -9,12 +9,15 @@ import type {
   QueueDepth,
   Subscription,
 } from '../../../ports/job-queue.js';
+import type { DialectTraits } from '../../store/sql/migrations.js';
 import type { Database } from '../../store/sql/schema.js';
 
 export interface EmbeddedQueueOptions {
   /** How often idle consumers look for messages published by other processes, ms. */
   readonly pollIntervalMs: number;
   readonly logger: Logger;
+  /** What the database can do: picks the claim statement. */
+  readonly traits: Pick<DialectTraits, 'supportsReturning' | 'supportsSkipLocked'>;
 }
 
 interface Claimed {
@@ -44,18 +47,27 @@ export class EmbeddedJobQueue implements JobQueue {
     const now = Date.now();
     for (const message of messages) {
       // Publishing a job twice (outbox replay) must not make two messages.
-      const exists = await this.db
-        .selectFrom('queue_messages')
-        .select('id')
-        .where('job_id', '=', message.jobId)
-        .executeTakeFirst();
-      if (exists) continue;
-      await this.db
-        .insertInto('queue_messages')
-        .values({ job_id: message.jobId, engine: message.engine, available_at: now, attempts: 0 })
-        .execute();
+      if (await this.exists(message.jobId)) continue;
+      try {
+        await this.db
+          .insertInto('queue_messages')
+          .values({ job_id: message.jobId, engine: message.engine, available_at: now, attempts: 0 })
+          .execute();
+      } catch (error) {
+        // Another publisher inserted it between our check and insert (unique job_id).
+        if (!(await this.exists(message.jobId))) throw error;
+      }
     }
     for (const engine of new Set(messages.map((m) => m.engine))) this.wake.emit(engine);
+  }
+
+  private async exists(jobId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('queue_messages')
+      .select('id')
+      .where('job_id', '=', jobId)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   subscribe(
@@ -114,16 +126,34 @@ export class EmbeddedJobQueue implements JobQueue {
 
   private async claim(engine: string, consumerId: string, leaseMs: number): Promise<Claimed | undefined> {
     const now = Date.now();
-    const result = await sql<Claimed>`
-      update queue_messages
-         set lease_owner = ${consumerId}, lease_until = ${now + leaseMs}, attempts = attempts + 1
-       where id = (select id from queue_messages
-                    where engine = ${engine} and dead_reason is null and available_at <= ${now}
-                      and (lease_until is null or lease_until < ${now})
-                    order by id limit 1)
-         and (lease_until is null or lease_until < ${now})
-      returning id, job_id, engine, attempts`.execute(this.db);
-    return result.rows[0];
+    const claimable = sql`engine = ${engine} and dead_reason is null and available_at <= ${now}
+                      and (lease_until is null or lease_until < ${now})`;
+    const { supportsReturning, supportsSkipLocked } = this.options.traits;
+    // Concurrent claimers pass over each other's rows instead of queueing behind their locks.
+    const skipLocked = supportsSkipLocked ? sql`for update skip locked` : sql``;
+    if (supportsReturning) {
+      const result = await sql<Claimed>`
+        update queue_messages
+           set lease_owner = ${consumerId}, lease_until = ${now + leaseMs}, attempts = attempts + 1
+         where id = (select id from queue_messages where ${claimable} order by id limit 1 ${skipLocked})
+           and (lease_until is null or lease_until < ${now})
+        returning id, job_id, engine, attempts`.execute(this.db);
+      return result.rows[0];
+    }
+    // No RETURNING (MySQL, MariaDB): lock the row in a transaction, then update it.
+    return this.db.transaction().execute(async (trx) => {
+      const found = await sql<Claimed>`
+        select id, job_id, engine, attempts from queue_messages
+         where ${claimable} order by id limit 1 ${skipLocked}`.execute(trx);
+      const row = found.rows[0];
+      if (!row) return undefined;
+      await trx
+        .updateTable('queue_messages')
+        .set({ lease_owner: consumerId, lease_until: now + leaseMs, attempts: Number(row.attempts) + 1 })
+        .where('id', '=', row.id)
+        .execute();
+      return { ...row, attempts: Number(row.attempts) + 1 };
+    });
   }
 
   private delivery(row: Claimed, consumerId: string): Delivery {

@@ -56,7 +56,8 @@ const liveStates = ['queued', 'running'] as const;
 export class KyselyJobStore implements JobStore {
   constructor(
     readonly db: Kysely<Database>,
-    private readonly traits: DialectTraits,
+    /** What this database can do; the embedded queue picks its claim statement by it. */
+    readonly traits: DialectTraits,
   ) {}
 
   async migrate(): Promise<void> {

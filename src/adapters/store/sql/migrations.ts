@@ -4,6 +4,10 @@ import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
 export interface DialectTraits {
   /** Column type of an auto-incrementing primary key. */
   readonly autoIncrementType: 'integer' | 'serial' | 'bigint';
+  /** `update … returning` works (SQLite, PostgreSQL; not MySQL/MariaDB). */
+  readonly supportsReturning: boolean;
+  /** `select … for update skip locked` works (PostgreSQL, MySQL 8, MariaDB 10.6+; SQLite has one writer). */
+  readonly supportsSkipLocked: boolean;
 }
 
 /** One list of migrations for every dialect; differences come from the traits. */

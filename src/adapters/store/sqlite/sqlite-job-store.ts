@@ -16,5 +16,9 @@ export function createSqliteJobStore(url: string): KyselyJobStore {
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return new KyselyJobStore(db, { autoIncrementType: 'integer' });
+  return new KyselyJobStore(db, {
+    autoIncrementType: 'integer',
+    supportsReturning: true,
+    supportsSkipLocked: false,
+  });
 }
