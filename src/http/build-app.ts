@@ -23,6 +23,13 @@ function errorBody(code: ErrorCode | string, message: string) {
   return { error: { code, message } };
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, with whether it is hidden from the OpenAPI document. */
+    registeredRoutes: { method: string; url: string; hidden: boolean }[];
+  }
+}
+
 /** The HTTP application: the compatible API, /api/v1, the console and operations endpoints. */
 export async function buildApp(ctx: AppContext, logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({
@@ -34,6 +41,14 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
     forceCloseConnections: true,
     connectionTimeout: 0,
   });
+  // Every route, as registered: a test checks each public one is in the OpenAPI document.
+  const routes: { method: string; url: string; hidden: boolean }[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const hidden = Boolean((route.schema as { hide?: boolean } | undefined)?.hide);
+    for (const method of methods) routes.push({ method, url: route.url, hidden });
+  });
+  app.decorate('registeredRoutes', routes);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
