@@ -6,6 +6,7 @@
 cd "$MENAGERIE_ROOT"
 bash scripts/ensure-node-deps.sh
 bash scripts/setup.sh
+bash scripts/ensure-chromium.sh
 bash scripts/ensure-services.sh
 step "building and checking types, lint and format…"
 npm run --silent build

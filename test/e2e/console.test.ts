@@ -1,0 +1,261 @@
+// The web console in a real browser (Debian's Chromium, driven by playwright-core)
+// against the real service with real containers.
+
+import { readFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  leftoversOf,
+  repoRoot,
+  startTestService,
+  testkitEngine,
+  waitForFinal,
+  writeEngines,
+  type JobJson,
+  type TestService,
+} from '../helpers/service.js';
+
+const screenshots = path.join(repoRoot, 'docs', 'screenshots');
+const hostileName = '<img src=x onerror=alert(1)>.txt';
+const summaryJson = '{"verdict":"clean","hits":[1,2]}';
+
+describe('the web console', () => {
+  let svc: TestService;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  // Anything that should never happen: script errors, CSP violations, a dialog opened by data.
+  const problems: string[] = [];
+
+  const watch = (p: Page, { consoleErrors = true } = {}): void => {
+    p.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    p.on('console', (message) => {
+      if (consoleErrors && message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    p.on('dialog', (dialog) => {
+      problems.push(`dialog opened: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+  };
+
+  const submitByApi = async (engine: string, name: string, body: string): Promise<JobJson> => {
+    const form = new FormData();
+    form.append('engine', engine);
+    form.append('file', new Blob([body]), name);
+    const response = await fetch(`${svc.url}/api/v1/jobs`, { method: 'POST', body: form });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { jobs: JobJson[] }).jobs[0] as JobJson;
+  };
+
+  const rows = (p: Page) => p.locator('table.jobs tbody tr.job-row');
+  const shot = (p: Page, name: string) =>
+    p.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true, animations: 'disabled' });
+
+  beforeAll(async () => {
+    await mkdir(screenshots, { recursive: true });
+    svc = await startTestService({
+      engines: await writeEngines([
+        testkitEngine('echo', { cmd: '/engine/echo.sh' }),
+        testkitEngine('ok', { cmd: '/engine/ok.sh' }),
+        testkitEngine('exit3', { cmd: '/engine/exit3.sh' }),
+        testkitEngine('sleep', { cmd: '/engine/sleep.sh', timeout: 20 }),
+      ]),
+    });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1360, height: 860 }, acceptDownloads: true });
+    page = await context.newPage();
+    watch(page);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    const workerId = svc?.workerId;
+    await svc?.stop();
+    if (workerId) expect(await leftoversOf(workerId)).toEqual({ containers: [], volumes: [] });
+  });
+
+  it('submits a file through the page and follows it to succeeded live, without a reload', async () => {
+    await page.goto(`${svc.url}/console/#/submit`);
+    await expect.poll(() => page.locator('#live').textContent()).toBe('live');
+    await page.evaluate('window.__sameDocument = true');
+
+    await page.locator('#submit-files').setInputFiles({
+      name: hostileName,
+      mimeType: 'text/plain',
+      buffer: Buffer.from(summaryJson),
+    });
+    await page.locator('input[name=engine][value=echo]').check();
+    await page.getByRole('button', { name: /Submit 1 file to 1 engine/ }).click();
+
+    await page.locator('.uploads li.ok', { hasText: '1 job created' }).waitFor();
+    const followed = page.locator('.followed tr.job-row');
+    await followed.locator('.badge', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+    expect(await followed.locator('.file-name').textContent()).toBe(hostileName);
+    expect(await page.evaluate('window.__sameDocument')).toBe(true);
+
+    // The list shows it too, and a job submitted elsewhere appears and finishes live.
+    await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
+    await rows(page).first().waitFor();
+    const other = await submitByApi('ok', 'second.bin', 'twelve bytes');
+    const otherRow = page.locator(`tr[data-job-id="${other.id}"]`);
+    await otherRow.waitFor();
+    await otherRow.locator('.badge', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+    expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    expect(await page.locator('main img').count()).toBe(0);
+    await shot(page, 'jobs');
+  });
+
+  it('shows a job: timeline, digest, the summary pretty-printed, logs and the result to download', async () => {
+    await page.locator('tr.job-row', { hasText: 'echo' }).locator('a.file-name').first().click();
+    await page.locator('.job-head h1').waitFor();
+    expect(await page.locator('.job-head h1').textContent()).toBe(hostileName);
+    expect(await page.locator('main img').count()).toBe(0);
+    await expect
+      .poll(() => page.locator('.timeline .step').allTextContents())
+      .toEqual([
+        expect.stringContaining('Submitted'),
+        expect.stringContaining('Started'),
+        expect.stringContaining('Succeeded'),
+      ]);
+    expect(await page.locator('pre.summary').textContent()).toBe(
+      JSON.stringify(JSON.parse(summaryJson), null, 2),
+    );
+    expect(await page.locator('.card', { hasText: 'Image digest' }).textContent()).toMatch(
+      /sha256:[0-9a-f]{64}/,
+    );
+    await page.locator('.stream-stdout pre.log', { hasText: '"verdict"' }).waitFor();
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: /Download result/ }).click(),
+    ]);
+    expect(await readFile(await download.path(), 'utf8')).toBe(summaryJson);
+    await shot(page, 'job');
+  });
+
+  it('shows why a job failed: reason, exit code and stderr', async () => {
+    const job = await submitByApi('exit3', 'bad.bin', 'x');
+    await waitForFinal(svc.url, job.id);
+    await page.goto(`${svc.url}/console/#/jobs/${job.id}`);
+    const outcome = page.locator('.card', { hasText: 'Outcome' });
+    await outcome.locator('.badge', { hasText: 'failed' }).waitFor();
+    expect(await outcome.locator('dd').allTextContents()).toEqual(expect.arrayContaining(['3', 'exit 3']));
+    await page.locator('.stream-stderr pre.log', { hasText: 'failing on purpose' }).waitFor();
+    await shot(page, 'job-failed');
+  });
+
+  it('cancels a running job from its page', async () => {
+    const job = await submitByApi('sleep', 'forever.bin', 'z');
+    await page.goto(`${svc.url}/console/#/jobs/${job.id}`);
+    await page.locator('.job-head .badge', { hasText: 'running' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.locator('.job-head .badge', { hasText: 'cancelled' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
+  });
+
+  it('filters the list by engine and status, and finds by hash or id', async () => {
+    await page.goto(`${svc.url}/console/#/jobs`);
+    await rows(page).first().waitFor();
+    await page.getByLabel('engine', { exact: true }).selectOption('exit3');
+    await expect.poll(() => page.locator('tr.job-row td.engine').allTextContents()).toEqual(['exit3']);
+    await page.getByLabel('status', { exact: true }).selectOption('succeeded');
+    await page.locator('tr.empty-row', { hasText: 'No jobs match' }).waitFor();
+    await page.getByLabel('engine', { exact: true }).selectOption('');
+    await expect
+      .poll(async () => new Set(await page.locator('tr.job-row .badge').allTextContents()))
+      .toEqual(new Set(['succeeded']));
+    expect(await rows(page).count()).toBe(2);
+
+    const search = page.getByRole('searchbox');
+    const sha = (await page
+      .locator('tr.job-row', { hasText: 'echo' })
+      .locator('.hash')
+      .getAttribute('data-copy'))!;
+    await page.getByRole('link', { name: 'clear filters' }).click();
+    await expect.poll(() => rows(page).count()).toBe(4);
+    await search.fill(sha);
+    await search.press('Enter');
+    await expect.poll(() => page.locator('tr.job-row td.engine').allTextContents()).toEqual(['echo']);
+    expect(page.url()).toContain(`sha256=${sha}`);
+
+    const id = (await page.locator('tr.job-row').first().getAttribute('data-job-id'))!;
+    await search.fill(id);
+    await search.press('Enter');
+    await page.locator('.job-head h1').waitFor();
+    expect(page.url()).toContain(`#/jobs/${id}`);
+  });
+
+  it('shows each engine with its digest and its security policy in plain words', async () => {
+    await page.goto(`${svc.url}/console/#/engines`);
+    const echo = page.locator('article.engine[data-engine="echo"]');
+    await echo.waitFor();
+    expect(await echo.locator('.engine-facts').textContent()).toMatch(/testkit@sha256:[0-9a-f]{64}/);
+    const policy = async (key: string) =>
+      (await echo.locator(`.policy-list li[data-key="${key}"] .policy-value`).textContent())?.trim();
+    expect(await policy('network')).toBe('none');
+    expect(await policy('readOnlyRootfs')).toBe('read-only');
+    expect(await policy('capabilities')).toBe('all dropped');
+    expect(await policy('memoryBytes')).toBe('512 MiB');
+    expect(await policy('timeoutSeconds')).toBe('30 s');
+    expect(await echo.locator('.hardened-note').textContent()).toContain('nothing loosened');
+    await shot(page, 'engines');
+  });
+
+  it('draws the last hour as charts', async () => {
+    await page.goto(`${svc.url}/console/#/activity`);
+    await page.locator('svg.chart rect.fill-succeeded').first().waitFor();
+    expect(await page.locator('svg.chart .engine-row .row-label').allTextContents()).toEqual(
+      expect.arrayContaining(['echo', 'exit3', 'ok']),
+    );
+    await shot(page, 'activity');
+    await page.goto(`${svc.url}/console/#/submit`);
+    await page.locator('input[name=engine][value=ok]').waitFor();
+    await shot(page, 'submit');
+  });
+
+  it('asks for a token when the API answers 401, then sends it on every call', async () => {
+    const authed = await context.newPage();
+    // Its 401 answers are logged by the browser as console errors, on purpose here.
+    watch(authed, { consoleErrors: false });
+    const seen: { url: string; authorization: string | undefined }[] = [];
+    await authed.route('**/api/v1/**', async (route) => {
+      const request = route.request();
+      const authorization = request.headers()['authorization'];
+      seen.push({ url: request.url(), authorization });
+      if (authorization !== 'Bearer s3cret') {
+        await route.fulfill({
+          status: 401,
+          contentType: 'application/json',
+          body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'a token is needed' } }),
+        });
+        return;
+      }
+      await route.continue();
+    });
+    await authed.goto(`${svc.url}/console/#/engines`);
+    await authed.locator('#token-dialog[open]').waitFor();
+    await authed.locator('#token-input').fill('s3cret');
+    await authed.getByRole('button', { name: 'Use token' }).click();
+    await authed.locator('article.engine[data-engine="echo"]').waitFor();
+    expect(await authed.evaluate("sessionStorage.getItem('menagerie.token')")).toBe('s3cret');
+    expect(seen.some((s) => s.url.includes('/api/v1/events?access_token=s3cret'))).toBe(true);
+    await authed.close();
+  });
+
+  it('ran without script errors, CSP violations or dialogs', () => {
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,317 @@
+// Jobs: the list, newest first, with filters, search, cursor paging and live updates.
+
+import { api, events } from '../api.js';
+import { STATES, badge, formatBytes, formatDuration, h, hashEl, replace, timeEl } from '../dom.js';
+
+const PAGE_SIZE = 50;
+// Cursors of the pages before this one, for "newer" (the API only pages towards older jobs).
+let pageStack = [];
+let stackKey = '';
+
+/** The filters and page of the list, kept in the URL hash (#/jobs?engine=&state=&sha256=&cursor=). */
+function readQuery(query) {
+  return {
+    engine: query.get('engine') || '',
+    state: query.get('state') || '',
+    sha256: (query.get('sha256') || '').toLowerCase(),
+    cursor: query.get('cursor') || '',
+  };
+}
+
+function hrefFor(filters) {
+  const q = new URLSearchParams();
+  for (const key of ['engine', 'state', 'sha256', 'cursor']) if (filters[key]) q.set(key, filters[key]);
+  const s = q.toString();
+  return s ? `#/jobs?${s}` : '#/jobs';
+}
+
+function matches(job, f) {
+  return (
+    (!f.engine || job.engine === f.engine) &&
+    (!f.state || job.state === f.state) &&
+    (!f.sha256 || job.input.sha256 === f.sha256)
+  );
+}
+
+/** One table row; the whole row opens the job. */
+export function jobRow(job) {
+  const open = `#/jobs/${encodeURIComponent(job.id)}`;
+  return h(
+    'tr',
+    {
+      class: 'job-row',
+      dataset: { jobId: job.id, state: job.state },
+      onclick: (event) => {
+        if (event.target.closest('a, button')) return;
+        location.hash = open;
+      },
+    },
+    h('td', {}, badge(job.state)),
+    h('td', { class: 'engine' }, job.engine),
+    h(
+      'td',
+      { class: 'file' },
+      h('a', { href: open, class: 'file-name', title: job.input.name, text: job.input.name }),
+      job.reason ? h('div', { class: 'reason', title: job.reason, text: job.reason }) : null,
+    ),
+    h('td', { class: 'num' }, formatBytes(job.input.size)),
+    h('td', {}, hashEl(job.input.sha256)),
+    h('td', {}, timeEl(job.createdAt)),
+    h('td', {}, timeEl(job.startedAt)),
+    h('td', {}, timeEl(job.finishedAt)),
+    h('td', { class: 'num' }, job.durationMs === null ? liveDuration(job) : formatDuration(job.durationMs)),
+  );
+}
+
+function liveDuration(job) {
+  if (job.state === 'running') return h('span', { class: 'muted', text: 'running…' });
+  if (job.state === 'queued') return h('span', { class: 'muted', text: 'waiting' });
+  return h('span', { class: 'muted', text: '—' });
+}
+
+export function jobTable(rows, emptyMessage) {
+  return h(
+    'table',
+    { class: 'jobs' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Status', 'Engine', 'File', 'Size', 'SHA-256', 'Submitted', 'Started', 'Finished', 'Duration'].map(
+          (t) => h('th', { scope: 'col', class: t === 'Size' || t === 'Duration' ? 'num' : null, text: t }),
+        ),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.length
+        ? rows
+        : h('tr', { class: 'empty-row' }, h('td', { colspan: 9 }, emptyMessage ?? 'No jobs.')),
+    ),
+  );
+}
+
+export function renderJobs(container, query) {
+  const filters = readQuery(query);
+  const key = `${filters.engine}|${filters.state}|${filters.sha256}`;
+  if (key !== stackKey || !filters.cursor) {
+    stackKey = key;
+    if (!filters.cursor) pageStack = [];
+  }
+  let rows = new Map();
+  let tbody = null;
+  let disposed = false;
+
+  const searchInput = h('input', {
+    type: 'search',
+    name: 'search',
+    class: 'mono',
+    placeholder: 'SHA-256 or job id',
+    'aria-label': 'search by SHA-256 or job id',
+    spellcheck: 'false',
+    autocomplete: 'off',
+  });
+  const searchMessage = h('span', { class: 'search-message', role: 'status' });
+  const engineSelect = h(
+    'select',
+    { name: 'engine', 'aria-label': 'engine' },
+    h('option', { value: '', text: 'all engines' }),
+    filters.engine ? h('option', { value: filters.engine, text: filters.engine }) : null,
+  );
+  engineSelect.value = filters.engine;
+  const stateSelect = h(
+    'select',
+    { name: 'state', 'aria-label': 'status' },
+    h('option', { value: '', text: 'any status' }),
+    STATES.map((s) => h('option', { value: s, text: s })),
+  );
+  stateSelect.value = filters.state;
+
+  const go = (next) => {
+    location.hash = hrefFor({ ...filters, cursor: '', ...next });
+  };
+  engineSelect.addEventListener('change', () => go({ engine: engineSelect.value }));
+  stateSelect.addEventListener('change', () => go({ state: stateSelect.value }));
+
+  const search = async (event) => {
+    event.preventDefault();
+    const value = searchInput.value.trim();
+    searchMessage.textContent = '';
+    if (!value) return;
+    if (/^[0-9a-f]{64}$/i.test(value)) return go({ sha256: value.toLowerCase() });
+    if (/^[0-9a-f]{32}$|^[0-9a-f]{40}$/i.test(value)) {
+      searchMessage.textContent = 'Only SHA-256 hashes (64 hex digits) can be searched.';
+      return;
+    }
+    try {
+      const job = await api.job(value);
+      location.hash = `#/jobs/${encodeURIComponent(job.id)}`;
+    } catch (error) {
+      searchMessage.textContent =
+        error.status === 404 || error.status === 400 ? `No job with id “${value}”.` : error.message;
+    }
+  };
+
+  const chips = [];
+  if (filters.sha256) {
+    chips.push(
+      h(
+        'span',
+        { class: 'chip' },
+        'SHA-256 ',
+        h('span', { class: 'mono', title: filters.sha256, text: `${filters.sha256.slice(0, 16)}…` }),
+        h('a', { href: hrefFor({ ...filters, sha256: '', cursor: '' }), title: 'clear', text: '×' }),
+      ),
+    );
+  }
+  const anyFilter = filters.engine || filters.state || filters.sha256;
+
+  const tableHolder = h(
+    'div',
+    { class: 'table-holder' },
+    h('div', { class: 'loading', text: 'Loading jobs…' }),
+  );
+  const pager = h('nav', { class: 'pager', 'aria-label': 'pages' });
+
+  replace(
+    container,
+    h(
+      'section',
+      { class: 'jobs-view' },
+      h(
+        'div',
+        { class: 'view-head' },
+        h('h1', { text: 'Jobs' }),
+        h(
+          'form',
+          { class: 'search', role: 'search', onsubmit: search },
+          searchInput,
+          h('button', { type: 'submit', text: 'Find' }),
+        ),
+        h('a', { class: 'button primary', href: '#/submit', text: 'Submit files' }),
+      ),
+      h(
+        'div',
+        { class: 'filters' },
+        h('label', {}, 'Engine ', engineSelect),
+        h('label', {}, 'Status ', stateSelect),
+        chips,
+        anyFilter ? h('a', { class: 'clear', href: '#/jobs', text: 'clear filters' }) : null,
+        searchMessage,
+      ),
+      tableHolder,
+      pager,
+    ),
+  );
+
+  api
+    .engines()
+    .then(({ engines }) => {
+      if (disposed) return;
+      for (const e of engines) {
+        if (e.name !== filters.engine) engineSelect.append(h('option', { value: e.name, text: e.name }));
+      }
+      engineSelect.value = filters.engine;
+    })
+    .catch(() => {});
+
+  const load = async () => {
+    try {
+      const page = await api.jobs({
+        engine: filters.engine,
+        state: filters.state,
+        sha256: filters.sha256,
+        cursor: filters.cursor,
+        limit: PAGE_SIZE,
+      });
+      if (disposed) return;
+      rows = new Map(
+        page.jobs.map((fetched) => {
+          const job = events.fresher(fetched);
+          return [job.id, { job, tr: jobRow(job) }];
+        }),
+      );
+      const table = jobTable(
+        [...rows.values()].map((r) => r.tr),
+        anyFilter
+          ? 'No jobs match these filters.'
+          : h('span', {}, 'No jobs yet. ', h('a', { href: '#/submit', text: 'Submit a file' }), '.'),
+      );
+      tbody = table.tBodies[0];
+      replace(tableHolder, table);
+      renderPager(page.nextCursor);
+    } catch (error) {
+      if (!disposed)
+        replace(tableHolder, h('p', { class: 'error', text: `Could not load jobs: ${error.message}` }));
+    }
+  };
+
+  const renderPager = (nextCursor) => {
+    const onFirst = !filters.cursor;
+    const newer = h('button', {
+      type: 'button',
+      text: '← Newer',
+      disabled: onFirst,
+      onclick: () => {
+        const previous = pageStack.pop() ?? '';
+        location.hash = hrefFor({ ...filters, cursor: previous });
+      },
+    });
+    const older = h('button', {
+      type: 'button',
+      text: 'Older →',
+      disabled: !nextCursor,
+      onclick: () => {
+        pageStack.push(filters.cursor);
+        location.hash = hrefFor({ ...filters, cursor: nextCursor });
+      },
+    });
+    replace(
+      pager,
+      newer,
+      h('span', { class: 'muted', text: onFirst ? 'newest first · live' : `page ${pageStack.length + 1}` }),
+      older,
+    );
+  };
+
+  // Live: rows change state in place; on the first page, new matching jobs appear at the top.
+  const unsubscribe = events.onJob((job) => {
+    if (!tbody) return;
+    const existing = rows.get(job.id);
+    if (existing) {
+      const tr = jobRow(job);
+      tr.classList.add('changed');
+      if (!matches(job, filters)) tr.classList.add('outside-filter');
+      existing.tr.replaceWith(tr);
+      rows.set(job.id, { job, tr });
+      return;
+    }
+    if (filters.cursor || !matches(job, filters)) return;
+    const tr = jobRow(job);
+    tr.classList.add('changed', 'new');
+    const empty = tbody.querySelector('.empty-row');
+    if (empty) empty.remove();
+    // Insert by submission time, newest first (a job can reach a state filter after newer ones).
+    const after = [...tbody.rows].find((r) => {
+      const shown = rows.get(r.dataset.jobId);
+      return shown && shown.job.createdAt < job.createdAt;
+    });
+    if (after) after.before(tr);
+    else tbody.append(tr);
+    rows.set(job.id, { job, tr });
+    if (rows.size > PAGE_SIZE * 2) {
+      const last = tbody.rows[tbody.rows.length - 1];
+      rows.delete(last.dataset.jobId);
+      last.remove();
+    }
+  });
+
+  load();
+  return () => {
+    disposed = true;
+    unsubscribe();
+  };
+}
