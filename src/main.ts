@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { FsBlobStore } from './adapters/blob/fs/fs-blob-store.js';
 import { EmbeddedJobQueue } from './adapters/queue/embedded/embedded-job-queue.js';
+import { RabbitMqJobQueue } from './adapters/queue/rabbitmq/rabbitmq-job-queue.js';
 import { createDockerRuntime } from './adapters/runtime/docker/docker-runtime.js';
 import { createMysqlJobStore } from './adapters/store/mysql/mysql-job-store.js';
 import { createPostgresJobStore } from './adapters/store/postgres/postgres-job-store.js';
@@ -65,8 +66,9 @@ function openQueue(url: string, store: KyselyJobStore, config: Readonly<Config>,
       logger,
       traits: store.traits,
     });
+  if (/^amqps?:\/\//.test(url)) return new RabbitMqJobQueue({ url, logger });
   throw new Error(
-    `unsupported queue URL ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//…@'))}; use "embedded"`,
+    `unsupported queue URL ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//…@'))}; use "embedded" or amqp://…`,
   );
 }
 

@@ -12,8 +12,11 @@ export function registerServe(program: Command): void {
     .option('--host <address>', 'address to bind (MENAGERIE_HOST)')
     .option('--engines <path>', 'engines.json (MENAGERIE_ENGINES)')
     .option('--data <dir>', 'data directory (MENAGERIE_DATA)')
-    .option('--db <url>', 'job store URL, e.g. sqlite:./data/menagerie.db (MENAGERIE_DB)')
-    .option('--queue <url>', 'queue URL: embedded (MENAGERIE_QUEUE)')
+    .option(
+      '--db <url>',
+      'job store URL: sqlite:./data/menagerie.db, postgres://… or mysql://… (MENAGERIE_DB)',
+    )
+    .option('--queue <url>', 'queue URL: embedded or amqp://… (MENAGERIE_QUEUE)')
     .addOption(
       new Option('--role <role>', 'which parts to run (MENAGERIE_ROLE)').choices(['all', 'api', 'worker']),
     )

@@ -1,0 +1,107 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import amqp, { type ChannelModel } from 'amqplib';
+import type { Logger } from 'pino';
+
+/** Reconnect delays: doubling from `minMs` up to `maxMs`. */
+export interface BackoffOptions {
+  /** First delay after a lost connection, ms. Default 250. */
+  readonly minMs?: number;
+  /** Longest delay between attempts, ms. Default 5000. */
+  readonly maxMs?: number;
+}
+
+/** Hides user and password of a URL for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//…@');
+}
+
+/**
+ * One AMQP connection that comes back by itself: when the broker goes away it
+ * reconnects with backoff; consumers notice their channel closing and subscribe again.
+ */
+export class RabbitMqConnection {
+  private current: ChannelModel | null = null;
+  private connecting: Promise<ChannelModel> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly logger: Logger,
+    private readonly backoff: BackoffOptions = {},
+  ) {}
+
+  /** True once `close` was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The live connection, waiting for one at most `waitMs`. */
+  async get(waitMs = Number.POSITIVE_INFINITY): Promise<ChannelModel> {
+    if (this.current) return this.current;
+    const pending = this.connect();
+    if (!Number.isFinite(waitMs)) return pending;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(new Error(`RabbitMQ at ${redactUrl(this.url)} does not answer (waited ${waitMs} ms)`)),
+            waitMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private connect(): Promise<ChannelModel> {
+    this.connecting ??= this.loop().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async loop(): Promise<ChannelModel> {
+    let wait = this.backoff.minMs ?? 250;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new Error('the RabbitMQ connection is closed');
+      try {
+        const model = await amqp.connect(this.url, { timeout: 5000 });
+        if (this.closed) {
+          await model.close().catch(() => undefined);
+          throw new Error('the RabbitMQ connection is closed');
+        }
+        model.on('error', (error: Error) => this.logger.warn({ err: error }, 'RabbitMQ connection error'));
+        model.on('close', () => {
+          if (this.current !== model) return;
+          this.current = null;
+          if (this.closed) return;
+          this.logger.warn({ url: redactUrl(this.url) }, 'RabbitMQ connection lost; reconnecting');
+          this.connect().catch(() => undefined);
+        });
+        this.current = model;
+        if (attempt > 1) this.logger.info({ url: redactUrl(this.url), attempt }, 'RabbitMQ connected again');
+        return model;
+      } catch (error) {
+        if (this.closed) throw error;
+        if (attempt === 1 || attempt % 10 === 0)
+          this.logger.warn(
+            { url: redactUrl(this.url), attempt, err: error },
+            'RabbitMQ does not answer; retrying with backoff',
+          );
+        await delay(wait);
+        wait = Math.min(this.backoff.maxMs ?? 5000, wait * 2);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const model = this.current;
+    this.current = null;
+    await model?.close().catch(() => undefined);
+  }
+}
