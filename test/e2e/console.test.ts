@@ -105,6 +105,7 @@ describe('the web console', () => {
     await followed.locator('.badge', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
     expect(await followed.locator('.file-name').textContent()).toBe(hostileName);
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    await shot(page, 'submit');
 
     // The list shows it too, and a job submitted elsewhere appears and finishes live.
     await page.getByRole('link', { name: 'Jobs', exact: true }).first().click();
@@ -115,7 +116,6 @@ describe('the web console', () => {
     await otherRow.locator('.badge', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
     expect(await page.locator('main img').count()).toBe(0);
-    await shot(page, 'jobs');
   });
 
   it('shows a job: timeline, digest, the summary pretty-printed, logs and the result to download', async () => {
@@ -168,7 +168,8 @@ describe('the web console', () => {
 
   it('filters the list by engine and status, and finds by hash or id', async () => {
     await page.goto(`${svc.url}/console/#/jobs`);
-    await rows(page).first().waitFor();
+    await expect.poll(() => rows(page).count()).toBe(4);
+    await shot(page, 'jobs');
     await page.getByLabel('engine', { exact: true }).selectOption('exit3');
     await expect.poll(() => page.locator('tr.job-row td.engine').allTextContents()).toEqual(['exit3']);
     await page.getByLabel('status', { exact: true }).selectOption('succeeded');
@@ -198,6 +199,20 @@ describe('the web console', () => {
     expect(page.url()).toContain(`#/jobs/${id}`);
   });
 
+  it('pages through the list with older and newer', async () => {
+    await page.goto(`${svc.url}/console/#/jobs?limit=3`);
+    await expect.poll(() => rows(page).count()).toBe(3);
+    const ids = () => rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-job-id')));
+    const first = await ids();
+    await page.getByRole('button', { name: 'Older →' }).click();
+    await expect.poll(() => rows(page).count()).toBe(1);
+    expect(first).not.toContain((await ids())[0]);
+    expect(await page.getByRole('button', { name: 'Older →' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: '← Newer' }).click();
+    await expect.poll(ids).toEqual(first);
+    expect(await page.getByRole('button', { name: '← Newer' }).isDisabled()).toBe(true);
+  });
+
   it('shows each engine with its digest and its security policy in plain words', async () => {
     await page.goto(`${svc.url}/console/#/engines`);
     const echo = page.locator('article.engine[data-engine="echo"]');
@@ -214,6 +229,25 @@ describe('the web console', () => {
     await shot(page, 'engines');
   });
 
+  it('takes several dropped files to several engines at once', async () => {
+    await page.goto(`${svc.url}/console/#/submit`);
+    await page.locator('input[name=engine][value=ok]').check();
+    await page.locator('input[name=engine][value=echo]').check();
+    const dataTransfer = await page.evaluateHandle(`(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['alpha'], 'one.txt', { type: 'text/plain' }));
+      transfer.items.add(new File(['beta!'], 'two.txt', { type: 'text/plain' }));
+      return transfer;
+    })()`);
+    await page.dispatchEvent('label.dropzone', 'drop', { dataTransfer });
+    expect(await page.locator('.file-list .file-name').allTextContents()).toEqual(['one.txt', 'two.txt']);
+    await page.getByRole('button', { name: 'Submit 2 files to 2 engines (4 jobs)' }).click();
+    await expect.poll(() => page.locator('.uploads li.ok', { hasText: '2 jobs created' }).count()).toBe(2);
+    await expect
+      .poll(() => page.locator('.followed tr.job-row .badge').allTextContents(), { timeout: 30_000 })
+      .toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  });
+
   it('draws the last hour as charts', async () => {
     await page.goto(`${svc.url}/console/#/activity`);
     await page.locator('svg.chart rect.fill-succeeded').first().waitFor();
@@ -221,9 +255,6 @@ describe('the web console', () => {
       expect.arrayContaining(['echo', 'exit3', 'ok']),
     );
     await shot(page, 'activity');
-    await page.goto(`${svc.url}/console/#/submit`);
-    await page.locator('input[name=engine][value=ok]').waitFor();
-    await shot(page, 'submit');
   });
 
   it('asks for a token when the API answers 401, then sends it on every call', async () => {

@@ -106,7 +106,8 @@ function legend() {
 
 /** A round upper bound for an axis: 1, 2, 5, 10, 20, 50 … */
 function niceMax(value) {
-  if (value <= 4) return Math.max(value, 1);
+  if (value <= 2) return Math.max(value, 1);
+  if (value <= 4) return 4;
   const p = 10 ** Math.floor(Math.log10(value));
   return [1, 2, 5, 10].map((m) => m * p).find((n) => n >= value);
 }
@@ -133,7 +134,7 @@ function perMinuteChart(jobs, now, W) {
   const bw = plotW / bins;
   const y = (v) => m.top + plotH - (v / max) * plotH;
 
-  const grid = [0, max / 2, max].map((v) =>
+  const grid = (max % 2 === 0 ? [0, max / 2, max] : [0, max]).map((v) =>
     s(
       'g',
       { class: 'tick' },

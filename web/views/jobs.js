@@ -15,12 +15,19 @@ function readQuery(query) {
     state: query.get('state') || '',
     sha256: (query.get('sha256') || '').toLowerCase(),
     cursor: query.get('cursor') || '',
+    limit: clampLimit(query.get('limit')),
   };
+}
+
+function clampLimit(value) {
+  const n = Number.parseInt(value ?? '', 10);
+  return Number.isFinite(n) && n >= 1 && n <= 500 ? n : PAGE_SIZE;
 }
 
 function hrefFor(filters) {
   const q = new URLSearchParams();
   for (const key of ['engine', 'state', 'sha256', 'cursor']) if (filters[key]) q.set(key, filters[key]);
+  if (filters.limit && filters.limit !== PAGE_SIZE) q.set('limit', String(filters.limit));
   const s = q.toString();
   return s ? `#/jobs?${s}` : '#/jobs';
 }
@@ -199,7 +206,9 @@ export function renderJobs(container, query) {
         h('label', {}, 'Engine ', engineSelect),
         h('label', {}, 'Status ', stateSelect),
         chips,
-        anyFilter ? h('a', { class: 'clear', href: '#/jobs', text: 'clear filters' }) : null,
+        anyFilter
+          ? h('a', { class: 'clear', href: hrefFor({ limit: filters.limit }), text: 'clear filters' })
+          : null,
         searchMessage,
       ),
       tableHolder,
@@ -225,7 +234,7 @@ export function renderJobs(container, query) {
         state: filters.state,
         sha256: filters.sha256,
         cursor: filters.cursor,
-        limit: PAGE_SIZE,
+        limit: filters.limit,
       });
       if (disposed) return;
       rows = new Map(
@@ -302,7 +311,7 @@ export function renderJobs(container, query) {
     if (after) after.before(tr);
     else tbody.append(tr);
     rows.set(job.id, { job, tr });
-    if (rows.size > PAGE_SIZE * 2) {
+    if (rows.size > filters.limit * 2) {
       const last = tbody.rows[tbody.rows.length - 1];
       rows.delete(last.dataset.jobId);
       last.remove();

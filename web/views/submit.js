@@ -75,6 +75,14 @@ export function renderSubmit(container) {
         ? `Submit ${plural(files.length, 'file')} to ${plural(chosen.length, 'engine')} (${plural(pairs, 'job')})`
         : 'Submit';
     dropzone.classList.toggle('has-files', files.length > 0);
+    if (!uploading)
+      message.textContent = !files.length
+        ? 'Add one or more files.'
+        : !chosen.length
+          ? 'Choose at least one engine.'
+          : pairs === 0
+            ? 'Every file is over the size limit of the chosen engines.'
+            : '';
   };
 
   const addFiles = (list) => {
