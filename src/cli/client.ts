@@ -1,4 +1,7 @@
-import { openAsBlob } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 
 /** A failure talking to a server, with the exit code scripts can rely on. */
@@ -67,18 +70,47 @@ export class MenagerieClient {
     return (await (await this.request(pathname, init)).json()) as T;
   }
 
-  /** Uploads a file (streamed from disk) to one or more engines. */
-  async submit(engines: readonly string[], filePath: string): Promise<{ jobs: JobJson[] }> {
-    const form = new FormData();
-    for (const engine of engines) form.append('engine', engine);
-    let blob: Blob;
+  /**
+   * Uploads a file, streamed from disk, to one or more engines; the engine
+   * fields go first so the server applies the size limit while the file streams.
+   * `onProgress` is called with the bytes of the file sent so far.
+   */
+  async submit(
+    engines: readonly string[],
+    filePath: string,
+    onProgress?: (sentBytes: number, totalBytes: number) => void,
+  ): Promise<{ jobs: JobJson[] }> {
+    let size: number;
     try {
-      blob = await openAsBlob(filePath);
+      size = (await stat(filePath)).size;
     } catch (error) {
       throw new ClientError(`cannot read ${filePath}: ${(error as Error).message}`, exitCodes.usage);
     }
-    form.append('file', blob, path.basename(filePath));
-    return this.json('/api/v1/jobs', { method: 'POST', body: form });
+    const boundary = `menagerie-${randomBytes(12).toString('hex')}`;
+    const name = path.basename(filePath).replace(/["\r\n\\]/g, '_');
+    const head =
+      engines
+        .map((e) => `--${boundary}\r\nContent-Disposition: form-data; name="engine"\r\n\r\n${e}\r\n`)
+        .join('') +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n` +
+      'Content-Type: application/octet-stream\r\n\r\n';
+    const tail = `\r\n--${boundary}--\r\n`;
+    let sent = 0;
+    async function* body(): AsyncGenerator<Buffer> {
+      yield Buffer.from(head);
+      for await (const chunk of createReadStream(filePath)) {
+        sent += (chunk as Buffer).length;
+        onProgress?.(sent, size);
+        yield chunk as Buffer;
+      }
+      yield Buffer.from(tail);
+    }
+    return this.json('/api/v1/jobs', {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body: Readable.toWeb(Readable.from(body())) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
   }
 }
 

@@ -4,6 +4,7 @@ import { EngineConfigError } from '../config/engines-config.js';
 import { ConfigError } from '../config/load-config.js';
 import { ClientError, exitCodes } from './client.js';
 import { registerJobCommands } from './commands/jobs.js';
+import { registerJobManagementCommands } from './commands/manage-jobs.js';
 import { registerServe } from './commands/serve.js';
 
 const program = new Command();
@@ -15,6 +16,7 @@ program
 
 registerServe(program);
 registerJobCommands(program);
+registerJobManagementCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ClientError) {

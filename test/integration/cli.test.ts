@@ -101,6 +101,42 @@ describe('the menagerie CLI, really run', () => {
     expect(unreachable.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
   });
 
+  it('submits one file to several engines, lists jobs, prints logs and cancels', async () => {
+    const both = await menagerie([
+      'submit',
+      'echo',
+      'exit3',
+      sample,
+      '--wait',
+      '--json',
+      '--server',
+      svc.url,
+    ]);
+    expect(both.code).toBe(3);
+    const jobs = JSON.parse(both.stdout) as { id: string; engine: string; state: string }[];
+    expect(jobs.map((j) => [j.engine, j.state]).sort()).toEqual([
+      ['echo', 'succeeded'],
+      ['exit3', 'failed'],
+    ]);
+
+    const listed = await menagerie(['jobs', '--engine', 'exit3', '--state', 'failed', '--server', svc.url]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^\S{22}\s+exit3\s+failed\s+.*sample\.txt\s+\(exit 3\)$/m);
+    expect(listed.stdout).not.toMatch(/\becho\b/);
+
+    const failed = jobs.find((j) => j.engine === 'exit3')!;
+    const logs = await menagerie(['logs', failed.id, '--server', svc.url]);
+    expect(logs.stderr).toContain('failing on purpose');
+
+    const cancel = await menagerie(['cancel', failed.id, '--server', svc.url]);
+    expect(cancel.code).toBe(5);
+    expect(cancel.stderr).toContain('already finished');
+
+    const missing = await menagerie(['submit', 'echo', '/no/such/file', '--server', svc.url]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/name at least one engine and one existing file/);
+  });
+
   it('engines lists each engine with its image; --json gives the API objects', async () => {
     const text = await menagerie(['engines', '--server', svc.url]);
     expect(text.code).toBe(0);

@@ -1,9 +1,43 @@
 import { createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { MenagerieClient, exitCodes, type JobJson } from '../client.js';
+import { ClientError, MenagerieClient, exitCodes, type JobJson } from '../client.js';
 import { clientOptions } from '../client-options.js';
+
+async function isFile(candidate: string): Promise<boolean> {
+  return stat(candidate).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+}
+
+function formatSize(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+}
+
+/** An upload progress bar on stderr, drawn only on a terminal. */
+function progressBar(
+  file: string,
+): { update: (sent: number, total: number) => void; done: () => void } | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  const width = 24;
+  let last = -1;
+  return {
+    update: (sent, total) => {
+      const fraction = total > 0 ? sent / total : 1;
+      const percent = Math.floor(fraction * 100);
+      if (percent === last) return;
+      last = percent;
+      const filled = Math.round(fraction * width);
+      process.stderr.write(
+        `\r${file.slice(-30)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(percent).padStart(3)}%  ${formatSize(sent)} / ${formatSize(total)}`,
+      );
+    },
+    done: () => process.stderr.write('\r\x1b[K'),
+  };
+}
 
 const finalStates = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -49,23 +83,41 @@ export function registerJobCommands(program: Command): void {
   clientOptions(
     program
       .command('submit')
-      .description('Submit a file to an engine')
-      .argument('<engine>', 'engine name')
-      .argument('<file>', 'file to analyze')
-      .option('--wait', 'wait for the job to finish and print its summary'),
-  ).action(async (engine: string, file: string, options) => {
+      .description('Submit files to engines: arguments naming an existing file are files, the others engines')
+      .argument('<engine-or-file...>', 'one or more engines, then one or more files')
+      .option('--wait', 'wait for the jobs to finish and print their summaries'),
+  ).action(async (args: string[], options) => {
+    const files: string[] = [];
+    const engines: string[] = [];
+    for (const arg of args) ((await isFile(arg)) ? files : engines).push(arg);
+    if (engines.length === 0 || files.length === 0) {
+      throw new ClientError(
+        `name at least one engine and one existing file (got engines: ${engines.join(', ') || 'none'}; files: ${files.join(', ') || 'none'})`,
+        exitCodes.usage,
+      );
+    }
     const client = new MenagerieClient(options.server);
-    const { jobs } = await client.submit([engine], file);
+    const jobs: JobJson[] = [];
+    for (const file of files) {
+      const progress = options.json ? undefined : progressBar(file);
+      const submitted = await client.submit(engines, file, progress?.update);
+      progress?.done();
+      jobs.push(...submitted.jobs);
+    }
     if (!options.wait) {
-      if (options.json) process.stdout.write(JSON.stringify(jobs[0]) + '\n');
-      else process.stdout.write(`${jobs[0]?.id}\n`);
+      if (options.json) process.stdout.write(JSON.stringify(jobs.length === 1 ? jobs[0] : jobs) + '\n');
+      else for (const job of jobs) process.stdout.write(`${job.id}\n`);
       return;
     }
-    const [job] = await waitForJobs(client, jobs, Boolean(options.json));
-    if (!job) return;
-    if (options.json) process.stdout.write(JSON.stringify(job) + '\n');
-    else printJob(job);
-    if (job.state !== 'succeeded') process.exitCode = exitCodes.jobFailed;
+    const finished = await waitForJobs(client, jobs, Boolean(options.json));
+    if (options.json)
+      process.stdout.write(JSON.stringify(finished.length === 1 ? finished[0] : finished) + '\n');
+    else
+      finished.forEach((job, i) => {
+        if (i > 0) process.stdout.write('\n');
+        printJob(job);
+      });
+    if (finished.some((job) => job.state !== 'succeeded')) process.exitCode = exitCodes.jobFailed;
   });
 
   clientOptions(
