@@ -116,7 +116,7 @@ export function renderJobs(container, query) {
     type: 'search',
     name: 'search',
     class: 'mono',
-    placeholder: 'SHA-256 or job id',
+    placeholder: 'SHA-256 or job id   ( / )',
     'aria-label': 'search by SHA-256 or job id',
     spellcheck: 'false',
     autocomplete: 'off',
@@ -176,6 +176,13 @@ export function renderJobs(container, query) {
   }
   const anyFilter = filters.engine || filters.state || filters.sha256;
 
+  let newerCount = 0;
+  const newerBanner = h('a', {
+    class: 'newer-banner',
+    href: hrefFor({ ...filters, cursor: '' }),
+    hidden: true,
+  });
+
   const tableHolder = h(
     'div',
     { class: 'table-holder' },
@@ -211,6 +218,7 @@ export function renderJobs(container, query) {
           : null,
         searchMessage,
       ),
+      newerBanner,
       tableHolder,
       pager,
     ),
@@ -298,7 +306,15 @@ export function renderJobs(container, query) {
       rows.set(job.id, { job, tr });
       return;
     }
-    if (filters.cursor || !matches(job, filters)) return;
+    if (!matches(job, filters)) return;
+    if (filters.cursor) {
+      // On an older page new jobs do not push rows around; a banner offers the newest page instead.
+      if (job.state !== 'queued') return;
+      newerCount += 1;
+      newerBanner.textContent = `${newerCount} new job${newerCount === 1 ? '' : 's'} since this page loaded — show the newest`;
+      newerBanner.hidden = false;
+      return;
+    }
     const tr = jobRow(job);
     tr.classList.add('changed', 'new');
     const empty = tbody.querySelector('.empty-row');
@@ -318,9 +334,18 @@ export function renderJobs(container, query) {
     }
   });
 
+  // "/" jumps to the search box, as in most analyst tools.
+  const onKey = (event) => {
+    if (event.key !== '/' || event.target.closest?.('input, select, textarea')) return;
+    event.preventDefault();
+    searchInput.focus();
+  };
+  document.addEventListener('keydown', onKey);
+
   load();
   return () => {
     disposed = true;
     unsubscribe();
+    document.removeEventListener('keydown', onKey);
   };
 }
