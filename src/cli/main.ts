@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { EngineConfigError } from '../config/engines-config.js';
 import { ConfigError } from '../config/load-config.js';
 import { ClientError, exitCodes } from './client.js';
+import { registerEngineCommands } from './commands/engine.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerJobManagementCommands } from './commands/manage-jobs.js';
 import { registerServe } from './commands/serve.js';
@@ -17,6 +18,7 @@ program
 registerServe(program);
 registerJobCommands(program);
 registerJobManagementCommands(program);
+registerEngineCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ClientError) {
