@@ -3,6 +3,7 @@
 #
 #   scripts/build-engines.sh [dir…]
 #     default: engines/apktool engines/fileinfo test/fixtures/engines/testkit
+#              test/fixtures/engines/attacks
 #
 # Each <dir> (holding a Dockerfile) becomes localhost:5000/<basename>:stable.
 # The build is skipped when that image already carries the label
@@ -12,7 +13,7 @@
 # without the build cache.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DEFAULT_DIRS=(engines/apktool engines/fileinfo test/fixtures/engines/testkit)
+DEFAULT_DIRS=(engines/apktool engines/fileinfo test/fixtures/engines/testkit test/fixtures/engines/attacks)
 LABEL=menagerie.context-sha256
 
 # The docker 28 client would use BuildKit (buildx), which is not installed here;

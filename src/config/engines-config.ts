@@ -1,7 +1,48 @@
 import { z } from 'zod';
-import { isEngineName, type EnginePolicy, type EngineSpec } from '../domain/index.js';
+import {
+  isDangerousLoosening,
+  isEngineName,
+  policyLoosenings,
+  type EnginePolicy,
+  type EngineSpec,
+} from '../domain/index.js';
 import type { EngineDefaults } from './schema.js';
-import { translateRunflags, type RunflagSettings } from './runflags.js';
+import { normalizeCapability, translateRunflags, type RunflagSettings } from './runflags.js';
+
+/**
+ * The optional `security` block of an engine: each key loosens (or restates)
+ * one control; absent keys keep the hardened default shown.
+ */
+const securitySchema = z
+  .object({
+    /** Default `none`. */
+    network: z.enum(['none', 'bridge', 'host']),
+    /** Default true. */
+    readOnlyRootfs: z.boolean(),
+    /** Capabilities added back after all are dropped. Default none. */
+    capAdd: z.array(z.string()),
+    /** Default true. */
+    noNewPrivileges: z.boolean(),
+    /** Default `menagerie`. */
+    seccomp: z.enum(['menagerie', 'docker-default', 'unconfined']),
+    /** Default `default` (Docker's docker-default where the kernel has AppArmor). */
+    apparmor: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    /** Keep Docker's masked /proc and /sys paths. Default true. */
+    maskedPaths: z.boolean(),
+    /** Default false. */
+    privileged: z.boolean(),
+    /** Host namespaces to share. Default none. */
+    hostNamespaces: z.array(z.enum(['pid', 'ipc', 'uts', 'userns'])),
+    /** `uid` or `uid:gid`; the same as the top-level `user`. */
+    user: z.union([z.number().int().min(0), z.string().regex(/^\d+(:\d+)?$/)]),
+    /** OCI runtime registered with the daemon (`runsc`, …); null for the daemon's default. */
+    runtime: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .nullable(),
+  })
+  .partial()
+  .strict();
 
 /** One entry of engines.json: the 2016 keys, plus optional `resources`, `security`, `env`, `description`. */
 const engineEntrySchema = z
@@ -44,10 +85,20 @@ const engineEntrySchema = z
       .partial()
       .strict()
       .default({}),
+    security: securitySchema.default({}),
   })
   .strict();
 
-const enginesFileSchema = z.object({ engines: z.array(z.unknown()) }).strict();
+/**
+ * engines.json: the engines, and the operator's explicit allowances of
+ * dangerous loosenings per engine (`{"<engine>": ["--cap-add SYS_PTRACE"]}`).
+ */
+const enginesFileSchema = z
+  .object({
+    engines: z.array(z.unknown()),
+    allowLoosening: z.record(z.string(), z.array(z.string())).default({}),
+  })
+  .strict();
 
 export type EngineEntry = z.infer<typeof engineEntrySchema>;
 
@@ -111,22 +162,80 @@ export function parseEnginesConfig(
     } catch (error) {
       throw new EngineConfigError(`${source}: ${label}: key "runflags": ${(error as Error).message}`);
     }
-    specs.push(toSpec(entry.data, flags, defaults));
+    let spec: EngineSpec;
+    try {
+      spec = toSpec(entry.data, flags, defaults);
+    } catch (error) {
+      throw new EngineConfigError(`${source}: ${label}: ${(error as Error).message}`);
+    }
+    const allowed = new Set(file.data.allowLoosening[spec.name] ?? []);
+    for (const loosening of spec.loosenings) {
+      if (isDangerousLoosening(loosening) && !allowed.has(loosening)) {
+        throw new EngineConfigError(
+          `${source}: ${label}: "${loosening}" (from ${loosenedBy(entry.data)}) is refused: it breaks ` +
+            `containment; an operator who accepts that must name it in "allowLoosening": ` +
+            `{"${spec.name}": ["${loosening}"]}`,
+        );
+      }
+    }
+    for (const allowance of allowed) {
+      if (!spec.loosenings.includes(allowance)) {
+        throw new EngineConfigError(
+          `${source}: key "allowLoosening.${spec.name}": "${allowance}" is not a loosening this engine asks for ` +
+            `(it asks for: ${spec.loosenings.join(', ') || 'none'})`,
+        );
+      }
+    }
+    specs.push(spec);
   });
+  for (const name of Object.keys(file.data.allowLoosening)) {
+    if (!seen.has(name)) {
+      throw new EngineConfigError(`${source}: key "allowLoosening": no engine is named "${name}"`);
+    }
+  }
   return specs;
+}
+
+function loosenedBy(entry: EngineEntry): string {
+  return Object.keys(entry.security).length > 0 ? 'key "security" or "runflags"' : 'key "runflags"';
 }
 
 function toSpec(entry: EngineEntry, flags: RunflagSettings, defaults: EngineDefaults): EngineSpec {
   const r = { ...defaults, ...flags.resources, ...entry.resources };
-  const user = entry.user !== undefined ? String(entry.user) : (flags.user ?? '1000');
+  const sec = { ...flags.security, ...stripUndefined(entry.security) };
+  const users = [entry.user, entry.security.user, flags.user]
+    .filter((u) => u !== undefined)
+    .map((u) => String(u));
+  if (new Set(users).size > 1) {
+    throw new Error(
+      `the user is given differently in "user", "security.user" and "runflags": ${users.join(', ')}`,
+    );
+  }
+  const user = users[0] ?? '1000';
+  const capAdd = [...new Set([...(flags.security.capAdd ?? []), ...(entry.security.capAdd ?? [])])].map(
+    (c) => {
+      try {
+        return normalizeCapability(c);
+      } catch (error) {
+        throw new Error(`key "security.capAdd": ${(error as Error).message}`, { cause: error });
+      }
+    },
+  );
+  const apparmor = sec.apparmor === undefined || sec.apparmor === 'docker-default' ? 'default' : sec.apparmor;
   const policy: EnginePolicy = {
-    network: 'none',
-    readOnlyRootfs: true,
-    capAdd: [],
-    noNewPrivileges: true,
-    seccomp: 'default',
+    network: sec.network ?? 'none',
+    readOnlyRootfs: sec.readOnlyRootfs ?? true,
+    capAdd: [...new Set(capAdd)],
+    noNewPrivileges: sec.noNewPrivileges ?? true,
+    seccomp: sec.seccomp ?? 'menagerie',
+    apparmor,
+    maskedPaths: sec.maskedPaths ?? true,
+    privileged: sec.privileged ?? false,
+    hostNamespaces: [
+      ...new Set([...(flags.security.hostNamespaces ?? []), ...(entry.security.hostNamespaces ?? [])]),
+    ],
     user,
-    runtime: null,
+    runtime: sec.runtime ?? null,
     memoryBytes: r.memoryMb * MiB,
     nanoCpus: Math.round(r.cpus * 1e9),
     pidsLimit: r.pids,
@@ -138,8 +247,6 @@ function toSpec(entry: EngineEntry, flags: RunflagSettings, defaults: EngineDefa
     logMaxBytes: r.logMaxKb * 1024,
     timeoutMs: Math.round(entry.timeout * 1000),
   };
-  const loosenings: string[] = [];
-  if (user === '0' || user.startsWith('0:')) loosenings.push('runs as root (user 0)');
   const cmd = typeof entry.cmd === 'string' ? entry.cmd.trim().split(/\s+/).filter(Boolean) : entry.cmd;
   return {
     name: entry.name,
@@ -152,6 +259,10 @@ function toSpec(entry: EngineEntry, flags: RunflagSettings, defaults: EngineDefa
     sizeLimitBytes: entry.sizelimit,
     env: { ...flags.env, ...entry.env },
     policy,
-    loosenings,
+    loosenings: policyLoosenings(policy),
   };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,9 +1,29 @@
 /**
  * Translation of the 2016 `runflags` (docker run flags) into settings of the
  * container spec. Only a known set is accepted: flags that restate the
- * hardened defaults, and flags that set limits. A flag that would loosen
- * containment, or one not known here, is refused with the reason.
+ * hardened defaults, flags that set limits, and flags that loosen a control
+ * in a way the policy can express (these come back in `security`; whether
+ * the engine may have them is decided by the caller against the operator's
+ * `allowLoosening`). Flags that would mount host paths or devices, publish
+ * ports or leave the managed cgroup are refused outright, as is any flag not
+ * known here.
  */
+import type { EnginePolicy } from '../domain/index.js';
+
+/** Policy fields a runflag can set. */
+export type SecurityRequest = {
+  -readonly [
+    K in
+      | 'network'
+      | 'readOnlyRootfs'
+      | 'noNewPrivileges'
+      | 'seccomp'
+      | 'apparmor'
+      | 'maskedPaths'
+      | 'privileged'
+      | 'runtime'
+  ]?: EnginePolicy[K];
+} & { capAdd?: string[]; hostNamespaces?: ('pid' | 'ipc' | 'uts' | 'userns')[] };
 
 export interface RunflagSettings {
   resources: {
@@ -16,22 +36,18 @@ export interface RunflagSettings {
   };
   env: Record<string, string>;
   user?: string;
+  security: SecurityRequest;
 }
 
 const MiB = 1024 * 1024;
 
-/** Flags that would break containment, with why. */
-const dangerous: Record<string, string> = {
-  '--privileged': 'gives the container every capability and all host devices',
-  '--volume': 'mounts a host path into the container',
-  '-v': 'mounts a host path into the container',
-  '--mount': 'mounts a host path or volume into the container',
+/** Flags that can never be allowed, with why: Menagerie has no way to grant them safely. */
+const neverAllowed: Record<string, string> = {
+  '--volume': 'mounts a host path into the container (no host path is ever mounted into an engine)',
+  '-v': 'mounts a host path into the container (no host path is ever mounted into an engine)',
+  '--mount': 'mounts a host path or volume into the container (only the job volume is mounted)',
   '--device': 'exposes a host device',
-  '--cap-add': 'adds a capability back',
-  '--pid': 'can share the host PID namespace',
-  '--ipc': 'can share the host IPC namespace',
-  '--uts': 'can share the host UTS namespace',
-  '--userns': 'can leave the user-namespace remap',
+  '--device-cgroup-rule': 'opens host devices',
   '--publish': 'opens a port on the host',
   '-p': 'opens a port on the host',
   '--publish-all': 'opens ports on the host',
@@ -39,10 +55,28 @@ const dangerous: Record<string, string> = {
   '--add-host': 'engines have no network',
   '--cgroup-parent': 'moves the container out of the managed cgroup',
   '--cgroupns': 'can share the host cgroup namespace',
-  '--runtime': 'changes the OCI runtime',
   '--sysctl': 'changes kernel parameters',
   '--volumes-from': "mounts another container's volumes",
 };
+
+/** Capability names Docker knows (without `CAP_`). */
+// prettier-ignore
+export const capabilityNames = new Set([
+  'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN',
+  'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE',
+  'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE',
+  'NET_BROADCAST', 'NET_RAW', 'PERFMON', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_ADMIN',
+  'SYS_BOOT', 'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE', 'SYS_RAWIO',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'SYSLOG', 'WAKE_ALARM',
+]);
+
+/** `cap_sys_ptrace`, `CAP_SYS_PTRACE`, `sys_ptrace` → `SYS_PTRACE`. @throws Error when unknown */
+export function normalizeCapability(name: string): string {
+  const cap = name.trim().toUpperCase().replace(/^CAP_/, '');
+  if (cap === 'ALL') throw new Error('adding ALL capabilities is refused; name each one');
+  if (!capabilityNames.has(cap)) throw new Error(`"${name}" is not a Linux capability`);
+  return cap;
+}
 
 /** Flags that take a value. */
 const withValue = new Set([
@@ -61,7 +95,13 @@ const withValue = new Set([
   '-e',
   '--user',
   '-u',
-  ...Object.keys(dangerous).filter((f) => !['--privileged', '-P', '--publish-all'].includes(f)),
+  '--cap-add',
+  '--pid',
+  '--ipc',
+  '--uts',
+  '--userns',
+  '--runtime',
+  ...Object.keys(neverAllowed).filter((f) => !['-P', '--publish-all'].includes(f)),
 ]);
 
 /** Parses a Docker size (`512m`, `1g`, `1048576`) into bytes. */
@@ -84,7 +124,7 @@ function positiveInt(flag: string, value: string): number {
  * @throws Error naming the flag and why it is refused.
  */
 export function translateRunflags(flags: readonly string[]): RunflagSettings {
-  const settings: RunflagSettings = { resources: {}, env: {} };
+  const settings: RunflagSettings = { resources: {}, env: {}, security: {} };
   for (let i = 0; i < flags.length; i++) {
     const token = flags[i] as string;
     if (!token.startsWith('-')) throw new Error(`"${token}" is not a flag (flags start with "-")`);
@@ -105,13 +145,43 @@ function apply(flag: string, value: string | undefined, settings: RunflagSetting
   switch (flag) {
     case '--network':
     case '--net':
-      if (v !== 'none') {
-        throw new Error(`"${flag} ${v}" is refused: engines run with no network ("--network none")`);
+      if (v === 'none') return;
+      if (v === 'bridge' || v === 'host') {
+        settings.security.network = v;
+        return;
       }
-      return;
+      throw new Error(`"${flag} ${v}" is refused: engines run with no network ("--network none")`);
     case '--read-only':
+      if (v === '' || v === 'true') return;
+      if (v === 'false') {
+        settings.security.readOnlyRootfs = false;
+        return;
+      }
+      throw new Error(`"--read-only=${v}": expected true or false`);
     case '--rm':
     case '--init':
+      return;
+    case '--privileged':
+      settings.security.privileged = true;
+      return;
+    case '--cap-add':
+      settings.security.capAdd = [...(settings.security.capAdd ?? []), normalizeCapability(v)];
+      return;
+    case '--pid':
+    case '--ipc':
+    case '--uts':
+    case '--userns': {
+      const ns = flag.slice(2) as 'pid' | 'ipc' | 'uts' | 'userns';
+      if (v === 'host') {
+        settings.security.hostNamespaces = [...(settings.security.hostNamespaces ?? []), ns];
+        return;
+      }
+      if (ns === 'ipc' && (v === 'private' || v === 'none')) return;
+      throw new Error(`"${flag} ${v}" is refused: only "${flag} host" can be allowed, as a loosening`);
+    }
+    case '--runtime':
+      if (!/^[A-Za-z0-9_.-]+$/.test(v)) throw new Error(`"--runtime ${v}": not a runtime name`);
+      settings.security.runtime = v;
       return;
     case '--memory':
     case '-m':
@@ -140,11 +210,31 @@ function apply(flag: string, value: string | undefined, settings: RunflagSetting
     }
     case '--cap-drop':
       return;
-    case '--security-opt':
-      if (/^no-new-privileges(:true|=true)?$/.test(v)) return;
+    case '--security-opt': {
+      const [key, ...rest] = v.split(/[=:]/);
+      const value = rest.join('=');
+      if (key === 'no-new-privileges' && (value === '' || value === 'true')) return;
+      if (key === 'no-new-privileges' && value === 'false') {
+        settings.security.noNewPrivileges = false;
+        return;
+      }
+      if (key === 'seccomp' && value === 'unconfined') {
+        settings.security.seccomp = 'unconfined';
+        return;
+      }
+      if (key === 'apparmor' && /^[A-Za-z0-9_.-]+$/.test(value)) {
+        settings.security.apparmor = value;
+        return;
+      }
+      if (key === 'systempaths' && value === 'unconfined') {
+        settings.security.maskedPaths = false;
+        return;
+      }
       throw new Error(
-        `"--security-opt ${v}" is refused: only "no-new-privileges" is accepted; seccomp and AppArmor loosen containment`,
+        `"--security-opt ${v}" is refused: accepted are no-new-privileges[=false], seccomp=unconfined, ` +
+          'apparmor=<profile> and systempaths=unconfined (a seccomp profile is chosen with "security": {"seccomp": …})',
       );
+    }
     case '--tmpfs': {
       const m = /^\/tmp(?::(.*))?$/.exec(v);
       if (!m) throw new Error(`"--tmpfs ${v}": only a tmpfs at /tmp is accepted (it is always there)`);
@@ -165,10 +255,11 @@ function apply(flag: string, value: string | undefined, settings: RunflagSetting
       settings.user = v;
       return;
   }
-  const why = dangerous[flag];
+  const why = neverAllowed[flag];
   if (why) throw new Error(`"${flag}${value ? ' ' + value : ''}" is refused: it ${why}`);
   throw new Error(
-    `unknown flag "${flag}": accepted are --network none, --read-only, --memory, --cpus, --pids-limit, ` +
-      '--ulimit nofile|fsize, --cap-drop, --security-opt no-new-privileges, --tmpfs /tmp, --env, --user',
+    `unknown flag "${flag}": accepted are --network, --read-only, --memory, --cpus, --pids-limit, ` +
+      '--ulimit nofile|fsize, --cap-drop, --cap-add, --security-opt, --tmpfs /tmp, --env, --user, ' +
+      '--privileged, --pid/--ipc/--uts/--userns host, --runtime',
   );
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { EngineSpec, Job } from '../domain/index.js';
+import { isDangerousLoosening, type EngineSpec, type Job } from '../domain/index.js';
 
 export const errorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
@@ -60,12 +60,17 @@ export function jobView(job: Job): JobView {
   };
 }
 
+/** An engine's effective policy: every control with its value, and each loosening as a docker flag. */
 export const policySchema = z.object({
   network: z.string(),
   readOnlyRootfs: z.boolean(),
   capabilities: z.object({ drop: z.array(z.string()), add: z.array(z.string()) }),
   noNewPrivileges: z.boolean(),
-  seccomp: z.string(),
+  seccomp: z.enum(['menagerie', 'docker-default', 'unconfined']),
+  apparmor: z.string(),
+  maskedPaths: z.boolean(),
+  privileged: z.boolean(),
+  hostNamespaces: z.array(z.string()),
   user: z.string(),
   runtime: z.string().nullable(),
   memoryBytes: z.number(),
@@ -79,6 +84,8 @@ export const policySchema = z.object({
   logMaxBytes: z.number(),
   timeoutSeconds: z.number(),
   loosenings: z.array(z.string()),
+  /** The loosenings that break containment (allowed only by the operator's `allowLoosening`). */
+  dangerousLoosenings: z.array(z.string()),
 });
 
 export const engineSchema = z
@@ -125,6 +132,10 @@ export function engineView(
       capabilities: { drop: ['ALL'], add: [...p.capAdd] },
       noNewPrivileges: p.noNewPrivileges,
       seccomp: p.seccomp,
+      apparmor: p.apparmor,
+      maskedPaths: p.maskedPaths,
+      privileged: p.privileged,
+      hostNamespaces: [...p.hostNamespaces],
       user: p.user,
       runtime: p.runtime,
       memoryBytes: p.memoryBytes,
@@ -138,6 +149,7 @@ export function engineView(
       logMaxBytes: p.logMaxBytes,
       timeoutSeconds: p.timeoutMs / 1000,
       loosenings: [...engine.loosenings],
+      dangerousLoosenings: engine.loosenings.filter(isDangerousLoosening),
     },
   };
 }

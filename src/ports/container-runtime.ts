@@ -55,6 +55,8 @@ export interface RunOutcome {
   readonly result: CollectedResult;
   /** The text of `<mountpoint>/summary`, when the engine wrote one. */
   readonly summary: string | null;
+  /** Limits the kernel enforced on the run, in words ("the process limit (64) was reached"); may be absent. */
+  readonly limitsHit?: readonly string[];
   /** From container start to exit. */
   readonly runMs: number;
   /** From the request to the container running. */

@@ -228,7 +228,8 @@ export class JobRunner {
         break;
       case 'oom':
         exitCode = run.ending.exitCode;
-        reason = `out of memory (a process was killed at the ${formatMiB(p.memoryBytes)} limit)`;
+        // Docker's OOMKilled flag says the kernel, not Menagerie, killed; it may have been a child.
+        reason = `out of memory: the kernel killed a process at the ${formatMiB(p.memoryBytes)} memory limit (exit ${exitCode})`;
         break;
       case 'exited':
         exitCode = run.ending.exitCode;
@@ -256,6 +257,9 @@ export class JobRunner {
       if (run.summary !== null) summary = run.summary;
       if (summary === null && result?.kind === 'archive')
         summary = `directory archived as .tar.gz (${result.size} bytes)`;
+    }
+    if (state === 'failed' && run.limitsHit && run.limitsHit.length > 0) {
+      reason = [reason ?? 'failed', ...run.limitsHit].join('; ');
     }
     const stdoutHead = await textHeadBytes(run.stdout.path, p.logMaxBytes);
     await this.putBuffer(blobKeys.stdout(job.id, attempt), stdoutHead);

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
-import type { EngineSpec } from '../../../domain/index.js';
+import type { EnginePolicy, EngineSpec } from '../../../domain/index.js';
+import { menagerieSeccompOption } from './seccomp-profile.js';
 
 /** Labels that mark every container and volume Menagerie makes. */
 export const labels = {
@@ -9,7 +10,25 @@ export const labels = {
 } as const;
 
 /** Size of /dev/shm, bytes; it is memory, charged to the container. */
-const shmBytes = 16 * 1024 * 1024;
+export const shmBytes = 16 * 1024 * 1024;
+
+/**
+ * Inodes of the tmpfs at /tmp and /dev/shm: each costs kernel memory the
+ * memory limit does not see in full, so a payload making millions of empty
+ * files stops here rather than at the host.
+ */
+export const tmpfsInodes = { tmp: 16_384, shm: 1024 } as const;
+
+/** The `SecurityOpt` list a policy asks for. */
+export function securityOptions(p: EnginePolicy): string[] {
+  const options: string[] = [];
+  if (p.noNewPrivileges) options.push('no-new-privileges');
+  if (p.seccomp === 'menagerie') options.push(menagerieSeccompOption());
+  else if (p.seccomp === 'unconfined') options.push('seccomp=unconfined');
+  // docker-default: Docker's own profile, applied when none is named.
+  if (p.apparmor !== 'default') options.push(`apparmor=${p.apparmor}`);
+  return options;
+}
 
 export interface ContainerSpecInput {
   readonly engine: EngineSpec;
@@ -34,8 +53,7 @@ export interface ContainerSpecInput {
 export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerCreateOptions {
   const { engine, jobId, workerId } = input;
   const p = engine.policy;
-  const securityOpt = p.noNewPrivileges ? ['no-new-privileges'] : [];
-  if (p.seccomp === 'unconfined') securityOpt.push('seccomp=unconfined');
+  const hostNs = new Set(p.hostNamespaces);
   return {
     name: input.name,
     Image: input.imageId,
@@ -52,10 +70,20 @@ export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerC
     HostConfig: {
       NetworkMode: p.network,
       ReadonlyRootfs: p.readOnlyRootfs,
-      Privileged: false,
+      Privileged: p.privileged,
       CapDrop: ['ALL'],
       CapAdd: [...p.capAdd],
-      SecurityOpt: securityOpt,
+      SecurityOpt: securityOptions(p),
+      // An empty list is how Docker is told to unmask them (systempaths=unconfined).
+      ...(p.maskedPaths ? {} : { MaskedPaths: [], ReadonlyPaths: [] }),
+      PidMode: hostNs.has('pid') ? 'host' : '',
+      UTSMode: hostNs.has('uts') ? 'host' : '',
+      UsernsMode: hostNs.has('userns') ? 'host' : '',
+      CgroupParent: '',
+      PortBindings: {},
+      PublishAllPorts: false,
+      Devices: [],
+      Sysctls: {},
       Memory: p.memoryBytes,
       MemorySwap: p.memoryBytes,
       OomKillDisable: false,
@@ -66,9 +94,14 @@ export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerC
         { Name: 'fsize', Soft: p.fsizeBytes, Hard: p.fsizeBytes },
         { Name: 'core', Soft: 0, Hard: 0 },
       ],
-      Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${p.tmpfsBytes},nr_inodes=16384,mode=1777` },
-      IpcMode: 'private',
-      ShmSize: shmBytes,
+      Tmpfs: {
+        '/tmp': `rw,noexec,nosuid,nodev,size=${p.tmpfsBytes},nr_inodes=${tmpfsInodes.tmp},mode=1777`,
+        // IpcMode "none" mounts no /dev/shm of its own, so this one can carry an inode cap.
+        ...(hostNs.has('ipc')
+          ? {}
+          : { '/dev/shm': `rw,noexec,nosuid,nodev,size=${shmBytes},nr_inodes=${tmpfsInodes.shm},mode=1777` }),
+      },
+      IpcMode: hostNs.has('ipc') ? 'host' : 'none',
       Mounts: [
         {
           Type: 'volume',

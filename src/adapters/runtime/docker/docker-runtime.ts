@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
@@ -15,6 +15,7 @@ import type {
 import { collectFromDirectory } from '../result/collect-from-directory.js';
 import { collectFromTar } from '../result/collect-from-tar.js';
 import { defaultResultLimits, type ResultLimits } from '../result/result-rules.js';
+import { PidsLimitWatch } from './cgroup-events.js';
 import { buildContainerSpec, labels } from './container-spec.js';
 import { JobFilesystems, type IdMap } from './job-filesystem.js';
 import { CappedBuffer, CappedFile } from './output-capture.js';
@@ -222,19 +223,24 @@ export class DockerRuntime implements ContainerRuntime {
       this.docker.modem.demuxStream(attached, stdout, stderr);
 
       let killedFor: 'timeout' | 'cancelled' | undefined;
+      // Refused forks are counted in the container's cgroup, which goes with it: read it while it runs.
+      const pidsWatch = this.jobIo === 'volume' ? new PidsLimitWatch(container.id) : undefined;
       const kill = (why: 'timeout' | 'cancelled'): void => {
         killedFor ??= why;
-        container.kill({ signal: 'SIGKILL' }).catch((error: unknown) => {
-          if (statusOf(error) !== 409 && statusOf(error) !== 404) {
-            this.logger.warn({ jobId, err: error }, 'kill failed');
-          }
-        });
+        void (pidsWatch?.read() ?? Promise.resolve()).then(() =>
+          container.kill({ signal: 'SIGKILL' }).catch((error: unknown) => {
+            if (statusOf(error) !== 409 && statusOf(error) !== 404) {
+              this.logger.warn({ jobId, err: error }, 'kill failed');
+            }
+          }),
+        );
       };
       const onAbort = (): void => kill('cancelled');
       if (request.signal.aborted) throw new Error('cancelled before start');
       request.signal.addEventListener('abort', onAbort, { once: true });
 
       await container.start();
+      pidsWatch?.start();
       const started = performance.now();
       const timer = setTimeout(() => kill('timeout'), engine.policy.timeoutMs);
       let exit: { StatusCode: number };
@@ -242,6 +248,7 @@ export class DockerRuntime implements ContainerRuntime {
         exit = (await container.wait({ condition: 'not-running' })) as { StatusCode: number };
       } finally {
         clearTimeout(timer);
+        pidsWatch?.stop();
         request.signal.removeEventListener('abort', onAbort);
       }
       const runMs = performance.now() - started;
@@ -260,6 +267,21 @@ export class DockerRuntime implements ContainerRuntime {
             : state.OOMKilled
               ? { kind: 'oom', exitCode: exit.StatusCode }
               : { kind: 'exited', exitCode: exit.StatusCode };
+
+      const limitsHit: string[] = [];
+      if ((pidsWatch?.refusedForks ?? 0) > 0) {
+        limitsHit.push(`the process limit (${engine.policy.pidsLimit}) was reached`);
+      }
+      if (killedFor === 'timeout' && state.OOMKilled) {
+        limitsHit.push('a process had been killed by the kernel at the memory limit');
+      }
+      if (mountPath) {
+        const st = await statfs(mountPath).catch(() => undefined);
+        if (st && st.bavail * st.bsize < 64 * 1024) {
+          limitsHit.push(`the job volume (${Math.round(engine.policy.volumeBytes / 2 ** 20)} MiB) was full`);
+        }
+        if (st && st.ffree === 0) limitsHit.push('the job volume ran out of inodes');
+      }
 
       let result: CollectedResult = { kind: 'none' };
       let summary: string | null = null;
@@ -285,6 +307,7 @@ export class DockerRuntime implements ContainerRuntime {
         stderr: { head: stderr.head(), totalBytes: stderr.totalBytes },
         result,
         summary,
+        limitsHit,
         runMs,
         startMs: started - t0,
         release,
