@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { FsBlobStore } from './adapters/blob/fs/fs-blob-store.js';
+import { HttpBlobStore } from './adapters/blob/http/http-blob-store.js';
 import { EmbeddedJobQueue } from './adapters/queue/embedded/embedded-job-queue.js';
 import { RabbitMqJobQueue } from './adapters/queue/rabbitmq/rabbitmq-job-queue.js';
 import { createDockerRuntime } from './adapters/runtime/docker/docker-runtime.js';
@@ -14,6 +15,7 @@ import { createPostgresJobStore } from './adapters/store/postgres/postgres-job-s
 import { createSqliteJobStore } from './adapters/store/sqlite/sqlite-job-store.js';
 import type { KyselyJobStore } from './adapters/store/sql/kysely-job-store.js';
 import { parseEnginesConfig } from './config/engines-config.js';
+import { ConfigError } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { buildApp } from './http/build-app.js';
 import type { ContainerRuntime } from './ports/container-runtime.js';
@@ -72,6 +74,22 @@ function openQueue(url: string, store: KyselyJobStore, config: Readonly<Config>,
   );
 }
 
+/** A worker node given an API URL keeps no blobs: it reaches the API's over HTTP. */
+function openBlobs(config: Readonly<Config>): FsBlobStore | HttpBlobStore {
+  if (config.role === 'worker' && config.api) {
+    if (!config.workerSecret)
+      throw new ConfigError(
+        'a worker node with --api needs the worker secret the API nodes have (--worker-secret or MENAGERIE_WORKER_SECRET)',
+      );
+    return new HttpBlobStore({
+      apiUrl: config.api,
+      workerSecret: config.workerSecret,
+      tmpDir: path.join(config.data, 'blob-uploads'),
+    });
+  }
+  return new FsBlobStore(path.join(config.data, 'blobs'));
+}
+
 /**
  * The composition root: picks the adapters from the configuration, wires the
  * services, recovers what a crash left, and starts the roles asked for.
@@ -95,7 +113,7 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
     await store.migrate();
     const queue = openQueue(config.queue, store, config, logger);
     stops.push(() => queue.close());
-    const blobs = new FsBlobStore(path.join(config.data, 'blobs'));
+    const blobs = openBlobs(config);
     await blobs.init();
     const metrics = createMetrics();
     const events = new JobEvents();
@@ -157,6 +175,7 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
           queue,
           events,
           metrics,
+          blobs,
           webDir,
           imageInfo: async (name) => {
             const engine = registry.find(name);

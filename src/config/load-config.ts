@@ -13,6 +13,8 @@ export const environmentKeys = {
   MENAGERIE_QUEUE: 'queue',
   MENAGERIE_ROLE: 'role',
   MENAGERIE_WORKER_ID: 'workerId',
+  MENAGERIE_API: 'api',
+  MENAGERIE_WORKER_SECRET: 'workerSecret',
   MENAGERIE_LOG_LEVEL: 'logLevel',
   MENAGERIE_JOB_IO: 'jobIo',
   MENAGERIE_MAX_ATTEMPTS: 'maxAttempts',

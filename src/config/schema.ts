@@ -50,6 +50,16 @@ export const configSchema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,64}$/)
       .optional(),
+    /**
+     * URL of an API node (`http://api-host:8100`): a worker node reads inputs and
+     * stores results through its internal blob endpoints instead of the local data directory.
+     */
+    api: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * Shared secret between API and worker nodes for the internal blob endpoints
+     * (not a user token); at least 16 characters. Without it those endpoints are off.
+     */
+    workerSecret: z.string().min(16).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Docker Engine API socket; default from DOCKER_HOST or /var/run/docker.sock. */
     dockerHost: z.string().optional(),

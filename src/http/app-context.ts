@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import type { BlobStore } from '../ports/blob-store.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { JobStore } from '../ports/job-store.js';
 import type { EngineRegistry } from '../services/engine-registry.js';
@@ -15,6 +16,8 @@ export interface AppContext {
   readonly queue: JobQueue;
   readonly events: JobEvents;
   readonly metrics: Metrics;
+  /** Where inputs, results and logs are kept (served to worker nodes by the internal blob routes). */
+  readonly blobs: BlobStore;
   /** The console's static files. */
   readonly webDir: string;
   /** The image an engine would run now: its digest, or unavailable. */

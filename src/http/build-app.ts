@@ -17,6 +17,7 @@ import { compatibleRoutes } from './routes/compatible.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { internalBlobRoutes } from './routes/internal-blobs.js';
 import { jobRoutes } from './routes/jobs.js';
 
 function errorBody(code: ErrorCode | string, message: string) {
@@ -132,6 +133,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   await app.register(jobRoutes(ctx), { prefix: '/api/v1' });
   await app.register(engineRoutes(ctx), { prefix: '/api/v1' });
   await app.register(eventRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(internalBlobRoutes(ctx));
 
   await app.register(fastifyStatic, {
     root: ctx.webDir,

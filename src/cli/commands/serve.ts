@@ -21,6 +21,11 @@ export function registerServe(program: Command): void {
       new Option('--role <role>', 'which parts to run (MENAGERIE_ROLE)').choices(['all', 'api', 'worker']),
     )
     .option('--worker-id <id>', 'stable id of this worker node (MENAGERIE_WORKER_ID)')
+    .option('--api <url>', 'worker node: URL of an API node for inputs and results (MENAGERIE_API)')
+    .option(
+      '--worker-secret <secret>',
+      'secret shared by API and worker nodes for the internal blob endpoints (MENAGERIE_WORKER_SECRET)',
+    )
     .addOption(
       new Option('--job-io <mode>', 'how files cross into containers (MENAGERIE_JOB_IO)').choices([
         'auto',
@@ -53,6 +58,8 @@ export function registerServe(program: Command): void {
           queue: options.queue,
           role: options.role,
           workerId: options.workerId,
+          api: options.api,
+          workerSecret: options.workerSecret,
           jobIo: options.jobIo,
           logLevel: options.logLevel,
         },
