@@ -44,6 +44,7 @@ export default tseslint.config(
         URLSearchParams: 'readonly',
         navigator: 'readonly',
         crypto: 'readonly',
+        CSS: 'readonly',
       },
     },
   },

@@ -37,7 +37,7 @@ function route() {
     if (section === 'jobs' && id) cleanup = renderJob(container, id);
     else if (section === 'jobs') cleanup = renderJobs(container, query);
     else if (section === 'submit') cleanup = renderSubmit(container);
-    else if (section === 'engines') cleanup = renderEngines(container);
+    else if (section === 'engines') cleanup = renderEngines(container, id);
     else if (section === 'activity') cleanup = renderActivity(container);
     else
       replace(
@@ -62,9 +62,17 @@ function setupLiveIndicator() {
     reconnecting: 'reconnecting…',
     offline: 'offline',
   };
+  let dropped = false;
   events.onStatus((status) => {
     el.textContent = labels[status] ?? status;
     el.dataset.status = status;
+    if (status === 'reconnecting' || status === 'offline') dropped = true;
+    if (status === 'live' && dropped) {
+      dropped = false;
+      // Events sent while the stream was down are lost: read the page afresh (not the submit
+      // page, whose uploads in progress would be lost with it).
+      if (parseHash().path[0] !== 'submit') route();
+    }
   });
 }
 

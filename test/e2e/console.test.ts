@@ -235,6 +235,10 @@ describe('the web console', () => {
     expect(await policy('timeoutSeconds')).toBe('30 s');
     expect(await echo.locator('.hardened-note').textContent()).toContain('nothing loosened');
     await shot(page, 'engines');
+
+    // A job's engine link lands on that engine's card.
+    await page.goto(`${svc.url}/console/#/engines/exit3`);
+    await page.locator('article.engine.focused[data-engine="exit3"]').waitFor();
   });
 
   it('takes several dropped files to several engines at once', async () => {

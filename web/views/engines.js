@@ -204,7 +204,9 @@ function engineCard(engine, stats) {
   );
 }
 
-export function renderEngines(container) {
+/** `focus`: an engine name from #/engines/<name>, scrolled to and highlighted once loaded. */
+export function renderEngines(container, focus) {
+  let focused = false;
   let disposed = false;
   let jobs = new Map();
   const list = h('div', { class: 'engine-list' }, h('div', { class: 'loading', text: 'Loading engines…' }));
@@ -235,6 +237,12 @@ export function renderEngines(container) {
           ? engines.map((e) => engineCard(e, stats))
           : h('p', { class: 'muted', text: 'No engines are configured.' }),
       );
+      const card = focus && list.querySelector(`[data-engine="${CSS.escape(focus)}"]`);
+      if (card) {
+        card.classList.add('focused');
+        if (!focused) card.scrollIntoView({ block: 'start' });
+        focused = true;
+      }
     } catch (error) {
       if (!disposed)
         replace(list, h('p', { class: 'error', text: `Could not load engines: ${error.message}` }));

@@ -179,7 +179,7 @@ function jobParts(job, logs, logsError, { cancel, download, actionMessage }) {
         ['Job id', copyable(job.id)],
       ]),
       card('Engine', [
-        ['Engine', h('a', { href: '#/engines', text: job.engine })],
+        ['Engine', h('a', { href: `#/engines/${encodeURIComponent(job.engine)}`, text: job.engine })],
         [
           'Image digest',
           job.imageDigest
