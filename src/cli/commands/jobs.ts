@@ -149,7 +149,12 @@ export function registerJobCommands(program: Command): void {
     }
   });
 
-  clientOptions(program.command('engines').description('List the engines')).action(async (options) => {
+  clientOptions(
+    program
+      .command('engines')
+      .description('List the engines')
+      .option('--policy', "show each engine's effective containment policy and its loosenings"),
+  ).action(async (options) => {
     const { engines } = await new MenagerieClient(options.server).json<{
       engines: {
         name: string;
@@ -157,7 +162,7 @@ export function registerJobCommands(program: Command): void {
         digest: string | null;
         available: boolean;
         workers: number;
-        policy: { timeoutSeconds: number };
+        policy: { timeoutSeconds: number } & Record<string, unknown>;
       }[];
     }>('/api/v1/engines');
     if (options.json) {
@@ -168,6 +173,24 @@ export function registerJobCommands(program: Command): void {
       process.stdout.write(
         `${e.name.padEnd(16)} ${e.image}  ${e.available ? (e.digest ?? '') : '(image missing)'}  workers ${e.workers}, timeout ${e.policy.timeoutSeconds} s\n`,
       );
+      if (options.policy) process.stdout.write(formatPolicy(e.policy));
     }
   });
+}
+
+/** `menagerie engines --policy`: one control a line, then each loosening (dangerous ones marked). */
+function formatPolicy(policy: Record<string, unknown>): string {
+  const lines: string[] = [];
+  const dangerous = new Set((policy.dangerousLoosenings as string[] | undefined) ?? []);
+  for (const [key, value] of Object.entries(policy)) {
+    if (key === 'loosenings' || key === 'dangerousLoosenings') continue;
+    lines.push(`  ${key.padEnd(16)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  }
+  const loosenings = (policy.loosenings as string[] | undefined) ?? [];
+  lines.push(
+    loosenings.length === 0
+      ? '  loosenings       none (hardened defaults)'
+      : `  loosenings       ${loosenings.map((l) => (dangerous.has(l) ? `${l} (DANGEROUS, allowed by allowLoosening)` : l)).join(', ')}`,
+  );
+  return lines.join('\n') + '\n';
 }
