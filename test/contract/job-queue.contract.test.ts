@@ -205,6 +205,20 @@ describe.each(queueKinds)('JobQueue contract: %s', (kind) => {
     expect(again).toEqual([2]);
   });
 
+  it('delivers again, as the same attempt, when a handler fails without settling', async () => {
+    const name = engine();
+    await queue.publish([{ jobId: newJobId(), engine: name }]);
+    const seen: number[] = [];
+    const sub = subscribe(queue, name, options('c1'), async (d) => {
+      seen.push(d.attempt);
+      if (seen.length === 1) throw new Error('database away');
+      await d.ack();
+    });
+    await waitFor('second delivery', () => seen.length === 2);
+    await sub.close();
+    expect(seen).toEqual([1, 1]);
+  });
+
   it('waits for handlers under way when a subscription closes', async () => {
     const name = engine();
     await queue.publish([{ jobId: newJobId(), engine: name }]);

@@ -20,6 +20,9 @@ export interface EmbeddedQueueOptions {
   readonly traits: Pick<DialectTraits, 'supportsReturning' | 'supportsSkipLocked'>;
 }
 
+/** Delay before a delivery whose handler failed without settling it is offered again, ms. */
+const unsettledRetryDelayMs = 2000;
+
 interface Claimed {
   id: number;
   job_id: string;
@@ -106,11 +109,13 @@ export class EmbeddedJobQueue implements JobQueue {
         }
         // Another slot may find more work at once.
         wakeAll();
+        const delivery = this.delivery(claimed, options.consumerId);
         try {
-          await handler(this.delivery(claimed, options.consumerId));
+          await handler(delivery);
         } catch (error) {
           this.options.logger.error({ engine, jobId: claimed.job_id, err: error }, 'job handler failed');
         }
+        if (!delivery.settled) await this.putBackUncounted(claimed, options.consumerId);
       }
     };
     const slots = Array.from({ length: options.concurrency }, () => slot());
@@ -156,17 +161,48 @@ export class EmbeddedJobQueue implements JobQueue {
     });
   }
 
-  private delivery(row: Claimed, consumerId: string): Delivery {
+  /**
+   * A handler that failed without settling its delivery (its database away,
+   * say): offered again shortly, not counted as an attempt. When even this
+   * fails, the lease runs out instead.
+   */
+  private async putBackUncounted(row: Claimed, consumerId: string): Promise<void> {
+    await this.db
+      .updateTable('queue_messages')
+      .set({
+        lease_owner: null,
+        lease_until: null,
+        available_at: Date.now() + unsettledRetryDelayMs,
+        attempts: Math.max(0, Number(row.attempts) - 1),
+      })
+      .where('id', '=', row.id)
+      .where('lease_owner', '=', consumerId)
+      .execute()
+      .catch((error: unknown) =>
+        this.options.logger.warn(
+          { jobId: row.job_id, err: error },
+          'could not put the job back; its lease will run out',
+        ),
+      );
+  }
+
+  private delivery(row: Claimed, consumerId: string): Delivery & { readonly settled: boolean } {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- delete and update builders share only these calls
     const mine = (q: any) => q.where('id', '=', row.id).where('lease_owner', '=', consumerId);
+    let settled = false;
     return {
       jobId: row.job_id,
       engine: row.engine,
       attempt: Number(row.attempts),
+      get settled() {
+        return settled;
+      },
       ack: async () => {
+        settled = true;
         await mine(this.db.deleteFrom('queue_messages')).execute();
       },
       retry: async (delayMs: number) => {
+        settled = true;
         await mine(
           this.db
             .updateTable('queue_messages')
@@ -174,6 +210,7 @@ export class EmbeddedJobQueue implements JobQueue {
         ).execute();
       },
       reject: async (reason: string) => {
+        settled = true;
         await mine(
           this.db
             .updateTable('queue_messages')

@@ -23,6 +23,8 @@ export interface RabbitMqQueueOptions {
 
 /** Header carrying the number of deliveries before this message was republished (a retry). */
 const attemptsHeader = 'x-menagerie-attempts';
+/** Delay before a delivery whose handler failed without settling it is tried again, ms. */
+const unsettledRetryDelayMs = 2000;
 /** Header set on dead-lettered messages: why they were given up. */
 const reasonHeader = 'x-menagerie-reason';
 
@@ -266,11 +268,18 @@ export class RabbitMqJobQueue implements JobQueue {
       log.error({ jobId: message.jobId, err: error }, 'job handler failed');
     }
     if (!settled) {
-      // A handler that neither acked nor retried: deliver again rather than lose it.
+      // The handler failed before deciding (its database away, say): deliver again
+      // a little later, not counted as an attempt, rather than lose it or spin on it.
+      settled = true;
       try {
-        channel.nack(msg, false, true);
+        await this.republish(message, attempt - 1, unsettledRetryDelayMs);
+        ackQuietly();
       } catch {
-        // the connection is gone; the broker gives it back anyway
+        try {
+          channel.nack(msg, false, true);
+        } catch {
+          // the connection is gone; the broker gives it back anyway
+        }
       }
     }
   }

@@ -52,13 +52,79 @@ function decodeCursor(cursor: string): number {
 
 const liveStates = ['queued', 'running'] as const;
 
+/** Error codes (Node, pg SQLSTATE, mysql2) that mean the database is away, not that the query is wrong. */
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+const unavailableMessage =
+  /connection terminated|timeout exceeded when trying to connect|connection (is )?closed|closed state|connection lost|can't add new command when connection is in closed state/i;
+
+/** True when an error says the database cannot be reached (restart, failover, network). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (
+    let e = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 4;
+    depth++
+  ) {
+    if (typeof e.code === 'string' && unavailableCodes.has(e.code)) return true;
+    if (typeof e.message === 'string' && unavailableMessage.test(e.message)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+/** Store calls that answer 503 (NOT_READY) rather than 500 while the database is away. */
+const guardedMethods = [
+  'insertJobs',
+  'getJob',
+  'listJobs',
+  'markEnqueued',
+  'listUnenqueued',
+  'markRunning',
+  'finishJob',
+  'requeueJob',
+  'listRunningByWorker',
+  'engineStats',
+  'ping',
+] as const;
+
 /** The job store over any SQL database Kysely speaks. */
 export class KyselyJobStore implements JobStore {
   constructor(
     readonly db: Kysely<Database>,
     /** What this database can do; the embedded queue picks its claim statement by it. */
     readonly traits: DialectTraits,
-  ) {}
+  ) {
+    for (const name of guardedMethods) {
+      const method = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this);
+      Object.defineProperty(this, name, {
+        value: (...args: unknown[]) =>
+          method(...args).catch((error: unknown) => {
+            if (!isDatabaseUnavailable(error)) throw error;
+            throw new MenagerieError(
+              'NOT_READY',
+              `the job database does not answer (${(error as Error).message}); try again shortly`,
+              { cause: error },
+            );
+          }),
+      });
+    }
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.traits) });
