@@ -154,6 +154,26 @@ describe('the web console', () => {
     await shot(page, 'job');
   });
 
+  it('runs a job again once the same file is chosen again', async () => {
+    const firstId = page.url().split('#/jobs/')[1];
+    await page.getByText('Run this file again').click();
+    const picker = page.locator('input[name=resubmit-file]');
+    await picker.setInputFiles({ name: 'other.txt', mimeType: 'text/plain', buffer: Buffer.from('not it') });
+    await page.getByText('This is not the same file').waitFor();
+    expect(await page.getByRole('button', { name: 'Run again' }).isDisabled()).toBe(true);
+
+    await picker.setInputFiles({
+      name: hostileName,
+      mimeType: 'text/plain',
+      buffer: Buffer.from(summaryJson),
+    });
+    await page.getByText('Same file (SHA-256 matches).').waitFor();
+    await page.getByRole('button', { name: 'Run again' }).click();
+    await page.waitForURL((url) => url.hash.startsWith('#/jobs/') && !url.hash.endsWith(firstId ?? ''));
+    await page.locator('.job-head .badge', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('.job-head h1').textContent()).toBe(hostileName);
+  });
+
   it('shows why a job failed: reason, exit code and stderr', async () => {
     const job = await submitByApi('exit3', 'bad.bin', 'x');
     await waitForFinal(svc.url, job.id);
@@ -176,7 +196,7 @@ describe('the web console', () => {
 
   it('filters the list by engine and status, and finds by hash or id', async () => {
     await page.goto(`${svc.url}/console/#/jobs`);
-    await expect.poll(() => rows(page).count()).toBe(4);
+    await expect.poll(() => rows(page).count()).toBe(5);
     await shot(page, 'jobs');
     await page.getByLabel('engine', { exact: true }).selectOption('exit3');
     await expect.poll(() => page.locator('tr.job-row td.engine').allTextContents()).toEqual(['exit3']);
@@ -186,18 +206,19 @@ describe('the web console', () => {
     await expect
       .poll(async () => new Set(await page.locator('tr.job-row .badge').allTextContents()))
       .toEqual(new Set(['succeeded']));
-    expect(await rows(page).count()).toBe(2);
+    expect(await rows(page).count()).toBe(3);
 
     const search = page.getByRole('searchbox');
     const sha = (await page
       .locator('tr.job-row', { hasText: 'echo' })
+      .first()
       .locator('.hash')
       .getAttribute('data-copy'))!;
     await page.getByRole('link', { name: 'clear filters' }).click();
-    await expect.poll(() => rows(page).count()).toBe(4);
+    await expect.poll(() => rows(page).count()).toBe(5);
     await search.fill(sha);
     await search.press('Enter');
-    await expect.poll(() => page.locator('tr.job-row td.engine').allTextContents()).toEqual(['echo']);
+    await expect.poll(() => page.locator('tr.job-row td.engine').allTextContents()).toEqual(['echo', 'echo']);
     expect(page.url()).toContain(`sha256=${sha}`);
 
     const id = (await page.locator('tr.job-row').first().getAttribute('data-job-id'))!;
@@ -213,7 +234,7 @@ describe('the web console', () => {
     const ids = () => rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-job-id')));
     const first = await ids();
     await page.getByRole('button', { name: 'Older →' }).click();
-    await expect.poll(() => rows(page).count()).toBe(1);
+    await expect.poll(() => rows(page).count()).toBe(2);
     expect(first).not.toContain((await ids())[0]);
     expect(await page.getByRole('button', { name: 'Older →' }).isDisabled()).toBe(true);
     await page.getByRole('button', { name: '← Newer' }).click();
