@@ -18,3 +18,4 @@
 export * from './errors.js';
 export * from './job.js';
 export * from './engine.js';
+export * from './access.js';

@@ -68,6 +68,41 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
           .execute();
       },
     },
+    '0002_tokens_audit_owner': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the column builder type differs per column type
+        const pk = (c: any) => {
+          const col = c.primaryKey();
+          return traits.autoIncrementType === 'serial' ? col : col.autoIncrement();
+        };
+        await db.schema
+          .createTable('tokens')
+          .addColumn('id', 'varchar(16)', (c) => c.primaryKey())
+          .addColumn('name', 'varchar(64)', (c) => c.notNull().unique())
+          .addColumn('secret_sha256', 'char(64)', (c) => c.notNull())
+          .addColumn('scopes', 'varchar(128)', (c) => c.notNull())
+          .addColumn('engines', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('revoked_at', 'bigint')
+          .addColumn('created_by', 'varchar(128)', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', traits.autoIncrementType, pk)
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor', 'varchar(64)')
+          .addColumn('action', 'varchar(64)', (c) => c.notNull())
+          .addColumn('target', 'varchar(512)', (c) => c.notNull())
+          .addColumn('outcome', 'varchar(16)', (c) => c.notNull())
+          .addColumn('address', 'varchar(64)')
+          .addColumn('detail', 'text')
+          .execute();
+        // A job belongs to the token that submitted it; null for jobs submitted without one.
+        await db.schema.alterTable('jobs').addColumn('owner', 'varchar(64)').execute();
+        await db.schema.createIndex('jobs_owner_seq').on('jobs').columns(['owner', 'seq']).execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -26,6 +26,8 @@ export interface JobsTable {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** Name of the token that submitted the job; null without one. */
+  owner: string | null;
 }
 
 export interface QueueMessagesTable {
@@ -39,7 +41,34 @@ export interface QueueMessagesTable {
   dead_reason: string | null;
 }
 
+export interface TokensTable {
+  id: string;
+  name: string;
+  secret_sha256: string;
+  /** Space-separated scopes. */
+  scopes: string;
+  /** JSON array of engine names; null when any. */
+  engines: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  created_by: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string | null;
+  action: string;
+  target: string;
+  outcome: string;
+  address: string | null;
+  detail: string | null;
+}
+
 export interface Database {
   jobs: JobsTable;
   queue_messages: QueueMessagesTable;
+  tokens: TokensTable;
+  audit_log: AuditLogTable;
 }
