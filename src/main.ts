@@ -21,6 +21,7 @@ import { buildApp } from './http/build-app.js';
 import type { ContainerRuntime } from './ports/container-runtime.js';
 import type { JobQueue } from './ports/job-queue.js';
 import { EngineRegistry } from './services/engine-registry.js';
+import { EngineReloader, type ReloadResult } from './services/engine-reloader.js';
 import { JobEvents } from './services/job-events.js';
 import { JobService } from './services/job-service.js';
 import { createMetrics } from './services/metrics.js';
@@ -33,6 +34,8 @@ export interface RunningService {
   readonly url: string | null;
   readonly app: FastifyInstance | null;
   readonly workerId: string | null;
+  /** Applies engines.json again (SIGHUP); a bad file keeps the engines in force. */
+  reloadEngines(): Promise<ReloadResult>;
   stop(): Promise<void>;
 }
 
@@ -119,6 +122,7 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
     const events = new JobEvents();
     const service = new JobService({ store, queue, blobs, engines: registry, events, metrics, logger });
 
+    let pool: WorkerPool | null = null;
     let runtime: ContainerRuntime | null = null;
     let runner: JobRunner | null = null;
     let workerId: string | null = null;
@@ -155,11 +159,22 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
             'engine image is missing and could not be pulled',
           );
       }
-      const pool = new WorkerPool({ queue, runner, engines: registry, workerId, logger });
-      pool.start();
-      stops.push(() => pool.stop(10_000));
+      const workers = new WorkerPool({ queue, runner, engines: registry, workerId, logger });
+      pool = workers;
+      workers.start();
+      stops.push(() => workers.stop(10_000));
       logger.info({ workerId, jobIo: runtime.jobIo, engines: engines.map((e) => e.name) }, 'worker started');
     }
+
+    const reloader = new EngineReloader({
+      file: config.engines,
+      defaults: config.engineDefaults,
+      registry,
+      onChange: () => pool?.reconcile(),
+      logger,
+    });
+    const stopWatching = reloader.watch();
+    stops.push(async () => stopWatching());
 
     let app: FastifyInstance | null = null;
     let url: string | null = null;
@@ -177,6 +192,8 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
           metrics,
           blobs,
           webDir,
+          reloadEngines: () => reloader.reload(),
+          lastReload: () => reloader.lastResult,
           imageInfo: async (name) => {
             const engine = registry.find(name);
             const image =
@@ -202,7 +219,7 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
       stops.push(() => listening.close());
       url = await app.listen({ port: config.port, host: config.host });
     }
-    return { url, app, workerId, stop };
+    return { url, app, workerId, stop, reloadEngines: () => reloader.reload() };
   } catch (error) {
     await stop();
     throw error;

@@ -3,6 +3,7 @@ import type { BlobStore } from '../ports/blob-store.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { JobStore } from '../ports/job-store.js';
 import type { EngineRegistry } from '../services/engine-registry.js';
+import type { ReloadResult } from '../services/engine-reloader.js';
 import type { JobEvents } from '../services/job-events.js';
 import type { JobService } from '../services/job-service.js';
 import type { Metrics } from '../services/metrics.js';
@@ -20,6 +21,10 @@ export interface AppContext {
   readonly blobs: BlobStore;
   /** The console's static files. */
   readonly webDir: string;
+  /** Applies engines.json again; a bad file keeps the engines in force. */
+  reloadEngines(): Promise<ReloadResult>;
+  /** The outcome of the last reload, null before the first. */
+  lastReload(): ReloadResult | null;
   /** The image an engine would run now: its digest, or unavailable. */
   imageInfo(engineName: string): Promise<{ digest: string | null; available: boolean }>;
   /** Backends that must answer for the service to be ready, by name. */

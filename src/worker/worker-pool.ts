@@ -6,9 +6,17 @@ import type { JobRunner } from '../services/run-job.js';
 /** Extra lease time past an engine's timeout, for setup, result copy and cleanup, ms. */
 const leaseMarginMs = 120_000;
 
+interface EngineSubscription {
+  /** What the subscription was made for; a change means a new subscription. */
+  readonly key: string;
+  readonly subscription: Subscription;
+}
+
 /** Per engine, `workers` concurrent jobs taken from the queue and run. */
 export class WorkerPool {
-  private subscriptions: Subscription[] = [];
+  private readonly subscriptions = new Map<string, EngineSubscription>();
+  /** Subscriptions closing after a reload: their jobs under way finish first. */
+  private readonly draining = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -21,9 +29,28 @@ export class WorkerPool {
   ) {}
 
   start(): void {
-    for (const engine of this.deps.engines.list()) {
-      this.subscriptions.push(
-        this.deps.queue.subscribe(
+    this.reconcile();
+  }
+
+  /**
+   * Brings the subscriptions in line with the engines in force (after a reload):
+   * new engines start taking jobs, removed ones stop taking jobs while their jobs
+   * under way finish, changed ones (workers, timeout) are subscribed anew.
+   */
+  reconcile(): void {
+    const wanted = new Map(this.deps.engines.list().map((e) => [e.name, e]));
+    for (const [name, current] of this.subscriptions) {
+      const engine = wanted.get(name);
+      if (engine && current.key === subscriptionKey(engine.workers, engine.policy.timeoutMs)) continue;
+      this.subscriptions.delete(name);
+      const closing = current.subscription.close().finally(() => this.draining.delete(closing));
+      this.draining.add(closing);
+    }
+    for (const engine of wanted.values()) {
+      if (this.subscriptions.has(engine.name)) continue;
+      this.subscriptions.set(engine.name, {
+        key: subscriptionKey(engine.workers, engine.policy.timeoutMs),
+        subscription: this.deps.queue.subscribe(
           engine.name,
           {
             concurrency: engine.workers,
@@ -32,7 +59,7 @@ export class WorkerPool {
           },
           (delivery) => this.deps.runner.handle(delivery),
         ),
-      );
+      });
     }
   }
 
@@ -41,7 +68,11 @@ export class WorkerPool {
    * their containers and puts them back on the queue.
    */
   async stop(graceMs: number): Promise<void> {
-    const closing = Promise.all(this.subscriptions.splice(0).map((s) => s.close()));
+    const closing = Promise.all([
+      ...[...this.subscriptions.values()].map((s) => s.subscription.close()),
+      ...this.draining,
+    ]);
+    this.subscriptions.clear();
     const timer = setTimeout(() => {
       if (this.deps.runner.busy > 0) {
         this.deps.logger.info(
@@ -54,4 +85,8 @@ export class WorkerPool {
     await closing;
     clearTimeout(timer);
   }
+}
+
+function subscriptionKey(workers: number, timeoutMs: number): string {
+  return `${workers}/${timeoutMs}`;
 }

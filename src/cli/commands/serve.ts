@@ -98,5 +98,6 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGHUP', () => void service.reloadEngines());
     });
 }

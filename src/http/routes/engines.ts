@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { EngineSpec } from '../../domain/index.js';
+import { MenagerieError, type EngineSpec } from '../../domain/index.js';
 import type { AppContext } from '../app-context.js';
 import { engineSchema, engineView, errorSchema, type EngineView } from '../views.js';
 
@@ -30,6 +30,29 @@ export function engineRoutes(ctx: AppContext): FastifyPluginAsync {
       async () => {
         const c = await counts();
         return { engines: await Promise.all(ctx.registry.list().map((e) => view(e, c))) };
+      },
+    );
+    r.post(
+      '/engines/reload',
+      {
+        schema: {
+          tags: ['engines'],
+          summary: 'Apply engines.json again without a restart; a bad file keeps the engines in force',
+          response: {
+            200: z.object({ engines: z.array(z.string()), reloadedAt: z.string() }),
+            422: errorSchema,
+          },
+        },
+      },
+      async () => {
+        const result = await ctx.reloadEngines();
+        if (!result.ok) {
+          throw new MenagerieError(
+            'ENGINES_CONFIG_REJECTED',
+            `engines.json was not applied, the engines in force stay: ${result.error}`,
+          );
+        }
+        return { engines: result.engines, reloadedAt: result.at.toISOString() };
       },
     );
     r.get(
