@@ -7,6 +7,7 @@ import { registerEngineCommands } from './commands/engine.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerJobManagementCommands } from './commands/manage-jobs.js';
 import { registerServe } from './commands/serve.js';
+import { registerTokenCommands } from './commands/token.js';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ registerServe(program);
 registerJobCommands(program);
 registerJobManagementCommands(program);
 registerEngineCommands(program);
+registerTokenCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ClientError) {
