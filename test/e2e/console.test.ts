@@ -68,6 +68,12 @@ describe('the web console', () => {
         testkitEngine('ok', { cmd: '/engine/ok.sh' }),
         testkitEngine('exit3', { cmd: '/engine/exit3.sh' }),
         testkitEngine('sleep', { cmd: '/engine/sleep.sh', timeout: 20 }),
+        // Loosened on purpose (never run): the engines page must say so.
+        testkitEngine('loose', {
+          cmd: '/engine/ok.sh',
+          description: 'writable root filesystem, Docker seccomp profile',
+          security: { readOnlyRootfs: false, seccomp: 'docker-default' },
+        }),
       ]),
     });
     browser = await chromium.launch({
@@ -256,6 +262,18 @@ describe('the web console', () => {
     expect(await policy('timeoutSeconds')).toBe('30 s');
     expect(await echo.locator('.hardened-note').textContent()).toContain('nothing loosened');
     await shot(page, 'engines');
+
+    expect(await policy('seccomp')).toBe("Menagerie's (stricter)");
+
+    const loose = page.locator('article.engine[data-engine="loose"]');
+    expect(await loose.locator('.loosenings strong').textContent()).toBe(
+      '2 loosenings of the default hardening',
+    );
+    expect(
+      await loose
+        .locator('.policy-list li.level-warn')
+        .evaluateAll((lis) => lis.map((li) => li.getAttribute('data-key'))),
+    ).toEqual(['readOnlyRootfs', 'seccomp']);
 
     // A job's engine link lands on that engine's card.
     await page.goto(`${svc.url}/console/#/engines/exit3`);

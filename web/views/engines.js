@@ -4,19 +4,22 @@ import { api, events } from '../api.js';
 import { copyable, debounce, formatBytes, formatDuration, h, replace } from '../dom.js';
 import { engineStats, recentJobs } from './stats.js';
 
-/** How each known policy key reads; `ok(value)` says whether it is the hardened setting. */
+/**
+ * How each known policy key reads. `level(value)`: 'ok' for the hardened setting, 'warn' for a
+ * loosening, 'danger' for one that breaks containment (as the service's own audit rates them).
+ */
 const POLICY = {
   network: {
     label: 'Network',
     group: 'isolation',
-    show: (v) => (v === 'none' ? 'none' : String(v)),
-    ok: (v) => v === 'none',
+    show: (v) => (v === 'none' ? 'none' : `${v} (reaches the network)`),
+    level: (v) => (v === 'none' ? 'ok' : v === 'host' ? 'danger' : 'warn'),
   },
   readOnlyRootfs: {
     label: 'Root filesystem',
     group: 'isolation',
     show: (v) => (v ? 'read-only' : 'writable'),
-    ok: (v) => v === true,
+    level: (v) => (v ? 'ok' : 'warn'),
   },
   capabilities: {
     label: 'Capabilities',
@@ -31,31 +34,60 @@ const POLICY = {
           : 'none dropped';
       return add.length ? `${dropped}; added back: ${add.join(', ')}` : dropped;
     },
-    ok: (v) => (v?.drop ?? []).includes('ALL') && !(v?.add ?? []).length,
+    level: (v) => ((v?.drop ?? []).includes('ALL') && !(v?.add ?? []).length ? 'ok' : 'warn'),
   },
   noNewPrivileges: {
     label: 'No new privileges',
     group: 'isolation',
     show: (v) => (v ? 'on' : 'off'),
-    ok: (v) => v === true,
+    level: (v) => (v ? 'ok' : 'danger'),
   },
   seccomp: {
     label: 'Seccomp',
     group: 'isolation',
-    show: (v) => (v === 'default' ? 'Docker default profile' : String(v)),
-    ok: (v) => v !== 'unconfined',
+    show: (v) =>
+      ({
+        menagerie: "Menagerie's (stricter)",
+        'docker-default': "Docker's default",
+        default: "Docker's default",
+        unconfined: 'unconfined: no filter',
+      })[v] ?? String(v),
+    level: (v) => (v === 'menagerie' ? 'ok' : v === 'unconfined' ? 'danger' : 'warn'),
+  },
+  apparmor: {
+    label: 'AppArmor',
+    group: 'isolation',
+    show: (v) => (v === 'default' ? 'docker-default' : String(v)),
+    level: (v) => (v === 'default' ? 'ok' : v === 'unconfined' ? 'danger' : 'warn'),
+  },
+  maskedPaths: {
+    label: '/proc and /sys',
+    group: 'isolation',
+    show: (v) => (v ? 'masked' : 'unmasked'),
+    level: (v) => (v ? 'ok' : 'danger'),
+  },
+  privileged: {
+    label: 'Privileged',
+    group: 'isolation',
+    show: (v) => (v ? 'yes: all capabilities and devices' : 'no'),
+    level: (v) => (v ? 'danger' : 'ok'),
+  },
+  hostNamespaces: {
+    label: 'Host namespaces',
+    group: 'isolation',
+    show: (v) => (v?.length ? `shared: ${v.join(', ')}` : 'none shared'),
+    level: (v) => (v?.length ? 'danger' : 'ok'),
   },
   user: {
     label: 'User',
     group: 'isolation',
-    show: (v) => (/^\d+$/.test(String(v)) ? `uid ${v}` : String(v)),
-    ok: (v) => !['0', 'root', '0:0'].includes(String(v)),
+    show: (v) => (/^\d+(:\d+)?$/.test(String(v)) ? `uid ${v}` : String(v)),
+    level: (v) => (/^(0|root)(:|$)/.test(String(v)) ? 'warn' : 'ok'),
   },
   runtime: {
     label: 'Runtime',
     group: 'isolation',
     show: (v) => (v === null || v === undefined ? 'runc' : v === 'runsc' ? 'runsc (gVisor)' : String(v)),
-    ok: () => true,
   },
   memoryBytes: { label: 'Memory', group: 'limits', show: formatBytes },
   cpus: { label: 'CPUs', group: 'limits', show: (v) => String(v) },
@@ -68,6 +100,9 @@ const POLICY = {
   logMaxBytes: { label: 'Log cap', group: 'limits', show: formatBytes },
   timeoutSeconds: { label: 'Timeout', group: 'limits', show: (v) => formatDuration(v * 1000) },
 };
+
+const MARK = { ok: '✓', warn: '!', danger: '✕' };
+const LISTS = new Set(['loosenings', 'dangerousLoosenings']);
 
 /** "resultMaxBytes" → "Result max bytes". */
 function humanize(key) {
@@ -92,48 +127,54 @@ function genericValue(key, value) {
 export function policyList(policy) {
   const groups = { isolation: [], limits: [], other: [] };
   for (const [key, value] of Object.entries(policy ?? {})) {
-    if (key === 'loosenings') continue;
+    if (LISTS.has(key)) continue;
     const known = POLICY[key];
-    const ok = known?.ok ? known.ok(value) : null;
+    const level = known?.level ? known.level(value) : null;
     const item = h(
       'li',
-      { class: ok === false ? 'loosened' : ok ? 'hardened' : '', dataset: { key } },
-      h('span', { class: 'policy-mark', 'aria-hidden': 'true', text: ok === false ? '!' : ok ? '✓' : '·' }),
+      { class: level ? `level-${level}` : '', dataset: { key } },
+      h('span', { class: 'policy-mark', 'aria-hidden': 'true', text: MARK[level] ?? '·' }),
       h('span', { class: 'policy-label', text: known?.label ?? humanize(key) }),
       h('span', { class: 'policy-value', text: known ? known.show(value) : genericValue(key, value) }),
     );
     groups[known?.group ?? 'other'].push(item);
   }
-  const loosenings = policy?.loosenings ?? [];
+  const loosenings = (policy?.loosenings ?? []).map(String);
+  const dangerous = new Set((policy?.dangerousLoosenings ?? []).map(String));
+  const group = (title, items) =>
+    items.length ? h('div', {}, h('h3', { text: title }), h('ul', { class: 'policy-list' }, items)) : null;
   return h(
     'div',
     { class: 'policy' },
     loosenings.length
       ? h(
           'div',
-          { class: 'loosenings', role: 'note' },
+          { class: `loosenings${dangerous.size ? ' has-danger' : ''}`, role: 'note' },
           h('strong', {
-            text: `${loosenings.length} loosening${loosenings.length === 1 ? '' : 's'} of the default hardening`,
+            text:
+              `${loosenings.length} loosening${loosenings.length === 1 ? '' : 's'} of the default hardening` +
+              (dangerous.size ? `, ${dangerous.size} breaking containment` : ''),
           }),
           h(
             'ul',
             {},
-            loosenings.map((l) => h('li', { text: String(l) })),
+            loosenings.map((l) =>
+              h(
+                'li',
+                { class: dangerous.has(l) ? 'danger' : null },
+                h('code', { text: l }),
+                dangerous.has(l) ? ' — breaks containment (allowed by the operator)' : null,
+              ),
+            ),
           ),
         )
       : h('p', { class: 'hardened-note', text: '✓ Default hardening, nothing loosened' }),
     h(
       'div',
       { class: 'policy-groups' },
-      groups.isolation.length
-        ? h('div', {}, h('h3', { text: 'Isolation' }), h('ul', { class: 'policy-list' }, groups.isolation))
-        : null,
-      groups.limits.length
-        ? h('div', {}, h('h3', { text: 'Limits' }), h('ul', { class: 'policy-list' }, groups.limits))
-        : null,
-      groups.other.length
-        ? h('div', {}, h('h3', { text: 'Other' }), h('ul', { class: 'policy-list' }, groups.other))
-        : null,
+      group('Isolation', groups.isolation),
+      group('Limits', groups.limits),
+      group('Other', groups.other),
     ),
   );
 }
