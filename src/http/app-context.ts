@@ -2,11 +2,13 @@ import type { Config } from '../config/schema.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { JobQueue } from '../ports/job-queue.js';
 import type { JobStore } from '../ports/job-store.js';
+import type { AuditLog } from '../ports/token-store.js';
 import type { EngineRegistry } from '../services/engine-registry.js';
 import type { ReloadResult } from '../services/engine-reloader.js';
 import type { JobEvents } from '../services/job-events.js';
 import type { JobService } from '../services/job-service.js';
 import type { Metrics } from '../services/metrics.js';
+import type { TokenService } from '../services/token-service.js';
 
 /** What the HTTP layer needs from the rest of the service. */
 export interface AppContext {
@@ -21,6 +23,10 @@ export interface AppContext {
   readonly blobs: BlobStore;
   /** The console's static files. */
   readonly webDir: string;
+  /** API tokens: checks the bearer token of each request. */
+  readonly tokens: TokenService;
+  /** Admin actions and refused requests. */
+  readonly audit: AuditLog;
   /** Applies engines.json again; a bad file keeps the engines in force. */
   reloadEngines(): Promise<ReloadResult>;
   /** The outcome of the last reload, null before the first. */
