@@ -42,7 +42,7 @@ export function renderJob(container, id) {
   };
 
   const loadLogs = async () => {
-    if (!FINAL_STATES.has(job.state) || logs) return;
+    if (!FINAL_STATES.has(job.state) || logs || job.purgedAt) return;
     try {
       logs = await api.logs(job.id);
       logsError = null;
@@ -113,7 +113,7 @@ function jobParts(job, logs, logsError, { cancel, download, actionMessage }) {
   const actions = h(
     'div',
     { class: 'actions' },
-    job.result
+    job.result && !job.purgedAt
       ? h('a', {
           class: 'button primary',
           href: job.links.result,
@@ -144,6 +144,19 @@ function jobParts(job, logs, logsError, { cancel, download, actionMessage }) {
       actions,
     ),
     actionMessage ? h('p', { class: 'error', role: 'alert', text: actionMessage }) : null,
+    job.purgedAt
+      ? h(
+          'p',
+          { class: 'notice' },
+          'Retention deleted this job’s input, result and logs on ',
+          h('time', {
+            datetime: job.purgedAt,
+            title: job.purgedAt,
+            text: new Date(job.purgedAt).toLocaleString(),
+          }),
+          '. Its record, hashes and summary remain.',
+        )
+      : null,
     timeline(job),
     h(
       'div',
@@ -305,7 +318,9 @@ function summaryPanel(job) {
 
 function logsPanel(job, logs, logsError) {
   let content;
-  if (!FINAL_STATES.has(job.state)) {
+  if (job.purgedAt) {
+    content = h('p', { class: 'muted', text: 'Deleted by retention.' });
+  } else if (!FINAL_STATES.has(job.state)) {
     content = h('p', { class: 'muted', text: 'stdout and stderr are kept when the container exits.' });
   } else if (logsError) {
     content = h('p', { class: 'error', text: `Could not load the logs: ${logsError}` });

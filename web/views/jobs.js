@@ -60,6 +60,7 @@ export function jobRow(job) {
       { class: 'file' },
       h('a', { href: open, class: 'file-name', title: job.input.name, text: job.input.name }),
       job.reason ? h('div', { class: 'reason', title: job.reason, text: job.reason }) : null,
+      job.purgedAt ? h('div', { class: 'purged', text: 'input and result deleted by retention' }) : null,
     ),
     h('td', { class: 'num' }, formatBytes(job.input.size)),
     h('td', {}, hashEl(job.input.sha256)),
