@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { EngineConfigError } from '../config/engines-config.js';
 import { ConfigError } from '../config/load-config.js';
 import { ClientError, exitCodes } from './client.js';
+import { registerAudit } from './commands/audit.js';
 import { registerEngineCommands } from './commands/engine.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerJobManagementCommands } from './commands/manage-jobs.js';
@@ -17,6 +18,7 @@ program
   .configureOutput({ outputError: (text, write) => write(text) });
 
 registerServe(program);
+registerAudit(program);
 registerJobCommands(program);
 registerJobManagementCommands(program);
 registerEngineCommands(program);

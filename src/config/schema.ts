@@ -28,6 +28,20 @@ export const engineDefaultsSchema = z
 
 export type EngineDefaults = z.infer<typeof engineDefaultsSchema>;
 
+/** How long finished jobs keep their input, result and logs; the job rows stay, marked purged. */
+export const retentionSchema = z
+  .object({
+    /** Age after which a finished job's files are deleted, days; 0 keeps them forever. */
+    days: z.number().min(0).default(30),
+    /** Per-engine ages, days, overriding `days` (0: forever). */
+    engineDays: z.record(z.string(), z.number().min(0)).default({}),
+    /** Free space the data directory keeps: below it the oldest finished jobs' files go first, MiB. */
+    minFreeMb: z.number().int().min(0).default(1024),
+    /** How often retention runs, seconds. */
+    intervalSeconds: z.number().min(0.1).default(300),
+  })
+  .strict();
+
 /** The service's configuration. Every default is here, with its unit. */
 export const configSchema = z
   .object({
@@ -77,6 +91,7 @@ export const configSchema = z
     /** Most bytes of a text result used as the summary. */
     summaryMaxBytes: z.number().int().min(16).default(4096),
     engineDefaults: engineDefaultsSchema.default(engineDefaultsSchema.parse({})),
+    retention: retentionSchema.default(retentionSchema.parse({})),
   })
   .strict();
 

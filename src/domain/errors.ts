@@ -33,6 +33,7 @@ export const errorCatalogue = {
   ROUTE_NOT_FOUND: { status: 404, title: 'No route matches the method and path.' },
   RESULT_NOT_AVAILABLE: { status: 404, title: 'The job has no result.' },
   RESULT_NOT_READY: { status: 409, title: 'The job has not finished yet.' },
+  RESULT_PURGED: { status: 410, title: "Retention deleted the job's files." },
   JOB_ALREADY_FINISHED: { status: 409, title: 'The job has already reached a final state.' },
   ENGINES_CONFIG_REJECTED: {
     status: 422,

@@ -50,6 +50,8 @@ export interface Job {
   readonly createdAt: Date;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
+  /** When retention deleted the job's input, result and logs; null while they are kept. */
+  readonly purgedAt: Date | null;
 }
 
 /** What a worker records when a job reaches its final state. */

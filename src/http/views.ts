@@ -26,6 +26,7 @@ export const jobSchema = z
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
+    purgedAt: z.string().nullable(),
     durationMs: z.number().nullable(),
     links: z.object({ self: z.string(), result: z.string(), logs: z.string(), compatible: z.string() }),
   })
@@ -50,6 +51,7 @@ export function jobView(job: Job): JobView {
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,
+    purgedAt: job.purgedAt?.toISOString() ?? null,
     durationMs: job.startedAt && job.finishedAt ? job.finishedAt.getTime() - job.startedAt.getTime() : null,
     links: {
       self: `/api/v1/jobs/${job.id}`,

@@ -19,6 +19,15 @@ export interface JobPage {
   readonly nextCursor: string | null;
 }
 
+/** Which finished jobs retention may delete. */
+export interface PurgeFilter {
+  readonly engine?: string;
+  /** Engines with a retention of their own, left to their own pass. */
+  readonly excludeEngines?: readonly string[];
+  /** Only jobs that finished before this; none: any finished job (oldest first). */
+  readonly finishedBefore?: Date;
+}
+
 /** Counts used by readiness, metrics and the engines view. */
 export interface EngineStats {
   readonly engine: string;
@@ -53,6 +62,12 @@ export interface JobStore {
   /** Jobs left `running` by the given worker. */
   listRunningByWorker(workerId: string): Promise<Job[]>;
   engineStats(): Promise<EngineStats[]>;
+  /** Finished jobs whose files are still kept, oldest finished first. */
+  listPurgeable(filter: PurgeFilter, limit: number): Promise<Job[]>;
+  /** Records that retention deleted a job's files. @returns false when already recorded. */
+  markPurged(id: string, at: Date): Promise<boolean>;
+  /** Jobs still keeping their files that share this input. */
+  countKeptInputs(sha256: string): Promise<number>;
   /** Cheap round trip for readiness. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -175,6 +175,7 @@ export class JobService {
         `job ${id} is ${job.state}; ask again when it has finished`,
       );
     }
+    this.refusePurged(job);
     const key = blobKeys.result(job.id, job.attempts);
     const info = job.result ? await this.deps.blobs.stat(key) : undefined;
     if (!job.result || !info) {
@@ -189,6 +190,7 @@ export class JobService {
   /** The capped stdout and stderr of the job's last run. */
   async readLogs(id: string): Promise<{ job: Job; stdout: Buffer; stderr: Buffer }> {
     const job = await this.getJob(id);
+    this.refusePurged(job);
     const read = async (key: string): Promise<Buffer> => {
       if (!(await this.deps.blobs.stat(key))) return Buffer.alloc(0);
       const chunks: Buffer[] = [];
@@ -200,6 +202,15 @@ export class JobService {
       read(blobKeys.stderr(job.id, job.attempts)),
     ]);
     return { job, stdout, stderr };
+  }
+
+  private refusePurged(job: Job): void {
+    if (job.purgedAt) {
+      throw new MenagerieError(
+        'RESULT_PURGED',
+        `job ${job.id}'s input, result and logs were deleted by retention at ${job.purgedAt.toISOString()}; submit the file again to rerun it`,
+      );
+    }
   }
 
   /**

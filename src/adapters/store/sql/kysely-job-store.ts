@@ -1,7 +1,7 @@
 import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
 import type { Job, JobOutcome, JobState, ResultKind } from '../../../domain/index.js';
 import { finalStates, MenagerieError } from '../../../domain/index.js';
-import type { EngineStats, JobFilter, JobPage, JobStore, NewJob } from '../../../ports/job-store.js';
+import type { EngineStats, JobFilter, JobPage, JobStore, NewJob, PurgeFilter } from '../../../ports/job-store.js';
 import { migrationProvider, type DialectTraits } from './migrations.js';
 import type { Database, JobsTable } from './schema.js';
 
@@ -33,6 +33,7 @@ export function rowToJob(row: Selectable<JobsTable>): Job {
     createdAt: toDate(row.created_at) as Date,
     startedAt: toDate(row.started_at),
     finishedAt: toDate(row.finished_at),
+    purgedAt: toDate(row.purged_at),
   };
 }
 
@@ -266,6 +267,39 @@ export class KyselyJobStore implements JobStore {
       byEngine.set(row.engine, entry);
     }
     return [...byEngine.values()];
+  }
+
+  async listPurgeable(filter: PurgeFilter, limit: number): Promise<Job[]> {
+    let query = this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('state', 'in', [...finalStates])
+      .where('purged_at', 'is', null);
+    if (filter.engine !== undefined) query = query.where('engine', '=', filter.engine);
+    if (filter.excludeEngines?.length) query = query.where('engine', 'not in', [...filter.excludeEngines]);
+    if (filter.finishedBefore) query = query.where('finished_at', '<', filter.finishedBefore.getTime());
+    const rows = await query.orderBy('finished_at').limit(limit).execute();
+    return rows.map(rowToJob);
+  }
+
+  async markPurged(id: string, at: Date): Promise<boolean> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ purged_at: at.getTime() })
+      .where('id', '=', id)
+      .where('purged_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async countKeptInputs(sha256: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('jobs')
+      .select(sql<number>`count(*)`.as('n'))
+      .where('input_sha256', '=', sha256)
+      .where('purged_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   async ping(): Promise<void> {

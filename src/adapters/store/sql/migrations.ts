@@ -103,6 +103,12 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
         await db.schema.createIndex('jobs_owner_seq').on('jobs').columns(['owner', 'seq']).execute();
       },
     },
+    '0003_retention': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('jobs').addColumn('purged_at', 'bigint').execute();
+        await db.schema.createIndex('jobs_finished_at').on('jobs').columns(['finished_at']).execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

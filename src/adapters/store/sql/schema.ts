@@ -26,6 +26,7 @@ export interface JobsTable {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  purged_at: number | null;
   /** Name of the token that submitted the job; null without one. */
   owner: string | null;
 }
