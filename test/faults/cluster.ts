@@ -1,0 +1,252 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import { createScratchDatabase, testUrls, type ScratchDatabase } from '../contract/backends.js';
+import {
+  docker,
+  getJob,
+  leftoversOf,
+  repoRoot,
+  testkitEngine,
+  waitFor,
+  writeEngines,
+  type JobJson,
+} from '../helpers/service.js';
+
+const run = promisify(execFile);
+const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
+
+/** One `menagerie serve` process of the cluster. */
+export interface ClusterNode {
+  readonly name: string;
+  readonly args: string[];
+  child: ChildProcess;
+  /** The API's URL (API nodes only). */
+  url: string | null;
+  /** Its last log lines, printed when a test fails. */
+  readonly logs: string[];
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Starts a node and resolves once it serves (API) or its workers run (worker). */
+async function startNode(name: string, args: string[], logs: string[] = []): Promise<ClusterNode> {
+  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (line: string): void => {
+    logs.push(line);
+    if (logs.length > 300) logs.shift();
+  };
+  createInterface({ input: child.stderr! }).on('line', keep);
+  const url = await new Promise<string | null>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      keep(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'menagerie is serving' && entry.url) resolve(entry.url);
+        if (entry.msg === 'worker started' && args.includes('worker')) resolve(null);
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code, signal) =>
+      reject(new Error(`${name} exited (${code ?? signal}) while starting:\n${logs.slice(-30).join('\n')}`)),
+    );
+  });
+  return { name, args, child, url, logs };
+}
+
+export interface Cluster {
+  readonly engine: string;
+  readonly api: ClusterNode;
+  readonly workers: ClusterNode[];
+  readonly workerIds: string[];
+  /** SIGKILLs a node and waits for it to be gone. */
+  kill(node: ClusterNode): Promise<void>;
+  /** Starts a stopped or killed node again with the same arguments. */
+  restart(node: ClusterNode): Promise<void>;
+  /** Polls until every job is final; returns them. */
+  waitAllFinal(ids: readonly string[], timeoutMs?: number): Promise<JobJson[]>;
+  /** Messages still in the engine's work queue, ready or unacked (RabbitMQ). */
+  messagesLeft(): Promise<number>;
+  /** Stops every node, checks and removes what the cluster made. */
+  stop(): Promise<{ leftovers: { containers: string[]; volumes: string[] }[] }>;
+  dumpLogs(): string;
+}
+
+/**
+ * An API node and `workers` worker nodes as real processes over PostgreSQL and
+ * RabbitMQ (or the embedded queue), each worker with its own data directory,
+ * reaching blobs only through the API.
+ */
+export async function startCluster(options: {
+  workers: number;
+  db?: 'postgres' | 'mysql';
+  queue?: 'rabbitmq' | 'embedded';
+  /** Shell command of the engine; default: sleep 1 s and write a result. */
+  script?: string;
+}): Promise<Cluster> {
+  const tag = randomBytes(4).toString('hex');
+  const engine = `fault-${tag}`;
+  const secret = randomBytes(24).toString('hex');
+  const database: ScratchDatabase = await createScratchDatabase(options.db ?? 'postgres');
+  const queueUrl = (options.queue ?? 'rabbitmq') === 'rabbitmq' ? testUrls.amqp : 'embedded';
+  const engines = await writeEngines([
+    testkitEngine(engine, {
+      workers: 2,
+      timeout: 60,
+      cmd: ['/bin/sh', '-c', options.script ?? 'sleep 1; echo done > /var/data/result'],
+    }),
+  ]);
+  const dirs: string[] = [path.dirname(engines)];
+  const common = ['--engines', engines, '--db', database.url, '--queue', queueUrl, '--log-level', 'info'];
+  common.push('--worker-secret', secret);
+  const apiData = await mkdtemp(path.join(tmpdir(), 'menagerie-fault-api-'));
+  dirs.push(apiData);
+  const nodes: ClusterNode[] = [];
+  const api = await startNode('api', [...common, '--role', 'api', '--port', '0', '--data', apiData]);
+  nodes.push(api);
+  const workerIds: string[] = [];
+  const workers: ClusterNode[] = [];
+  try {
+    for (let i = 0; i < options.workers; i++) {
+      const id = `fw-${tag}-${i}`;
+      const data = await mkdtemp(path.join(tmpdir(), `menagerie-fault-${id}-`));
+      dirs.push(data);
+      workerIds.push(id);
+      const args = [...common, '--role', 'worker', '--api', api.url!, '--worker-id', id, '--data', data];
+      const node = await startNode(id, args);
+      nodes.push(node);
+      workers.push(node);
+    }
+  } catch (error) {
+    for (const node of nodes) {
+      node.child.kill('SIGKILL');
+      await exited(node.child);
+    }
+    throw error;
+  }
+
+  const cluster: Cluster = {
+    engine,
+    api,
+    workers,
+    workerIds,
+    kill: async (node) => {
+      node.child.kill('SIGKILL');
+      await exited(node.child);
+    },
+    restart: async (node) => {
+      const again = await startNode(node.name, node.args, node.logs);
+      node.child = again.child;
+      node.url = again.url;
+    },
+    waitAllFinal: async (ids, timeoutMs = 60_000) => {
+      const final = ['succeeded', 'failed', 'cancelled'];
+      return waitFor(
+        'every job to be final',
+        async () => {
+          const jobs: JobJson[] = [];
+          for (const id of ids) {
+            const job = await getJob(api.url!, id).catch(() => undefined);
+            if (!job || !final.includes(job.state)) return undefined;
+            jobs.push(job);
+          }
+          return jobs;
+        },
+        timeoutMs,
+      );
+    },
+    messagesLeft: async () => {
+      if (queueUrl === 'embedded') return 0;
+      const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name', 'messages'], {
+        env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' },
+      });
+      const line = stdout.split('\n').find((l) => l.split(/\s+/)[0] === `menagerie.jobs.${engine}`);
+      return Number(line?.split(/\s+/)[1] ?? 0);
+    },
+    stop: async () => {
+      for (const node of nodes) {
+        if (node.child.exitCode === null && node.child.signalCode === null) {
+          node.child.kill('SIGTERM');
+          await exited(node.child);
+        }
+      }
+      const leftovers = await Promise.all(workerIds.map((id) => leftoversOf(id)));
+      // Reported above; removed here so a failed run leaves nothing on the shared Docker engine.
+      for (const { containers, volumes } of leftovers) {
+        for (const id of containers) await docker.getContainer(id).remove({ force: true, v: true });
+        for (const name of volumes)
+          await docker
+            .getVolume(name)
+            .remove()
+            .catch(() => undefined);
+      }
+      await database.drop();
+      if (queueUrl !== 'embedded') await deleteEngineQueues(engine);
+      for (const dir of dirs) await removeDir(dir);
+      return { leftovers };
+    },
+    dumpLogs: () => nodes.map((n) => `--- ${n.name}\n${n.logs.slice(-60).join('\n')}`).join('\n'),
+  };
+  return cluster;
+}
+
+/**
+ * Removes a data directory; a job filesystem a killed, never restarted worker left
+ * mounted is unmounted first (the leftovers check above has already reported it).
+ */
+async function removeDir(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(dir + '/'))
+    .sort()
+    .reverse();
+  for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** Removes the work, dead-letter and retry queues the RabbitMQ adapter made for an engine. */
+async function deleteEngineQueues(engine: string): Promise<void> {
+  const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name'], {
+    env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' },
+  });
+  const names = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((n) => n.startsWith('menagerie.') && (n.endsWith(`.${engine}`) || n.includes(`.${engine}.`)));
+  const model = await amqp.connect(testUrls.amqp);
+  try {
+    for (const name of names) {
+      const channel = await model.createChannel();
+      await channel.deleteQueue(name);
+      await channel.close();
+    }
+  } finally {
+    await model.close();
+  }
+}
+
+/** rabbitmqctl against the broker scripts/ensure-services.sh started. */
+export async function rabbitmqctl(...args: string[]): Promise<void> {
+  await run('rabbitmqctl', ['-q', ...args], {
+    env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' },
+    timeout: 120_000,
+  });
+}
+
+/** Stops or starts the local PostgreSQL cluster (the newest one pg_lsclusters lists). */
+export async function postgresCluster(action: 'stop' | 'start'): Promise<void> {
+  const { stdout } = await run('pg_lsclusters', ['-h']);
+  const [version, name] = stdout.trim().split('\n').sort().at(-1)!.split(/\s+/);
+  await run('pg_ctlcluster', [version!, name!, action, ...(action === 'stop' ? ['-m', 'fast'] : [])]);
+}
