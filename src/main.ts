@@ -10,10 +10,9 @@ import { HttpBlobStore } from './adapters/blob/http/http-blob-store.js';
 import { EmbeddedJobQueue } from './adapters/queue/embedded/embedded-job-queue.js';
 import { RabbitMqJobQueue } from './adapters/queue/rabbitmq/rabbitmq-job-queue.js';
 import { createDockerRuntime } from './adapters/runtime/docker/docker-runtime.js';
-import { createMysqlJobStore } from './adapters/store/mysql/mysql-job-store.js';
-import { createPostgresJobStore } from './adapters/store/postgres/postgres-job-store.js';
-import { createSqliteJobStore } from './adapters/store/sqlite/sqlite-job-store.js';
+import { openJobStore } from './adapters/store/open-job-store.js';
 import type { KyselyJobStore } from './adapters/store/sql/kysely-job-store.js';
+import { KyselyTokenStore } from './adapters/store/sql/kysely-token-store.js';
 import { parseEnginesConfig } from './config/engines-config.js';
 import { ConfigError } from './config/load-config.js';
 import type { Config } from './config/schema.js';
@@ -25,6 +24,7 @@ import { EngineReloader, type ReloadResult } from './services/engine-reloader.js
 import { Retention } from './services/retention.js';
 import { JobEvents } from './services/job-events.js';
 import { JobService } from './services/job-service.js';
+import { TokenService } from './services/token-service.js';
 import { createMetrics } from './services/metrics.js';
 import { recoverWorker, sweepOutbox } from './services/recover.js';
 import { JobRunner } from './services/run-job.js';
@@ -54,15 +54,6 @@ function workerIdFor(config: Readonly<Config>): string {
     writeFileSync(file, id + '\n', { flag: 'wx' });
     return id;
   }
-}
-
-function openStore(url: string, logger: Logger): KyselyJobStore {
-  if (url.startsWith('sqlite:')) return createSqliteJobStore(url);
-  if (/^postgres(ql)?:\/\//.test(url)) return createPostgresJobStore(url, { logger });
-  if (/^(mysql|mariadb):\/\//.test(url)) return createMysqlJobStore(url, { logger });
-  throw new Error(
-    `unsupported job store URL ${JSON.stringify(url.replace(/\/\/[^@]*@/, '//…@'))}; use sqlite:<path>, postgres://… or mysql://…`,
-  );
 }
 
 function openQueue(url: string, store: KyselyJobStore, config: Readonly<Config>, logger: Logger): JobQueue {
@@ -106,7 +97,7 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
     config.engines,
   );
   const registry = new EngineRegistry(engines);
-  const store = openStore(config.db as string, logger);
+  const store = openJobStore(config.db as string, logger);
   const stops: (() => Promise<void>)[] = [async () => store.close()];
   const stop = async (): Promise<void> => {
     for (const s of stops.splice(0).reverse()) {
@@ -122,6 +113,8 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
     const metrics = createMetrics();
     const events = new JobEvents();
     const service = new JobService({ store, queue, blobs, engines: registry, events, metrics, logger });
+    const tokenStore = new KyselyTokenStore(store.db);
+    const tokens = new TokenService(tokenStore, tokenStore);
 
     let pool: WorkerPool | null = null;
     let runtime: ContainerRuntime | null = null;
@@ -193,6 +186,8 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
           metrics,
           blobs,
           webDir,
+          tokens,
+          audit: tokenStore,
           reloadEngines: () => reloader.reload(),
           lastReload: () => reloader.lastResult,
           imageInfo: async (name) => {
