@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { submit, upload, waitFor } from '../helpers/service.js';
+import { postgresCluster, rabbitmqctl, startCluster, type Cluster } from './cluster.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Submits, retrying while the API answers 503 (as a client should). */
+async function submitRetrying(url: string, engine: string, body: Buffer): Promise<string> {
+  for (let tries = 0; ; tries++) {
+    const response = await upload(url, engine, body);
+    if (response.status === 200) return ((await response.json()) as { jobid: string }).jobid;
+    if (response.status !== 503 || tries > 60)
+      throw new Error(`upload: ${response.status} ${await response.text()}`);
+    await sleep(500);
+  }
+}
+
+describe('a backend restarted under load', () => {
+  let cluster: Cluster | undefined;
+  let restore: (() => Promise<void>) | undefined;
+
+  afterEach(async () => {
+    // Whatever happened, the shared servers are left running.
+    await restore?.();
+    restore = undefined;
+    if (!cluster) return;
+    const c = cluster;
+    cluster = undefined;
+    const { leftovers } = await c.stop();
+    expect(leftovers).toEqual(c.workerIds.map(() => ({ containers: [], volumes: [] })));
+  });
+
+  it('RabbitMQ: nodes reconnect by themselves, no job is lost, each ends once', async () => {
+    cluster = await startCluster({ workers: 2 });
+    const c = cluster;
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) ids.push(await submit(c.api.url!, c.engine, Buffer.from(`before ${i}`)));
+      await sleep(1500);
+      restore = () => rabbitmqctl('start_app');
+      await rabbitmqctl('stop_app');
+      // Accepted while the broker is away: stored, and published by the outbox once it is back.
+      for (let i = 0; i < 4; i++) ids.push(await submit(c.api.url!, c.engine, Buffer.from(`during ${i}`)));
+      await sleep(2000);
+      await rabbitmqctl('start_app');
+      restore = undefined;
+      for (let i = 0; i < 4; i++) ids.push(await submit(c.api.url!, c.engine, Buffer.from(`after ${i}`)));
+
+      const jobs = await c.waitAllFinal(ids, 90_000);
+      expect(jobs.map((j) => j.state)).toEqual(ids.map(() => 'succeeded'));
+      for (const id of ids) expect(await (await fetch(`${c.api.url}/link/${id}`)).text()).toBe('done\n');
+      await waitFor('no message left', async () => ((await c.messagesLeft()) === 0 ? true : undefined));
+      expect(c.workers.every((w) => w.child.exitCode === null)).toBe(true);
+    } catch (error) {
+      console.error(c.dumpLogs());
+      throw error;
+    }
+  }, 150_000);
+
+  it('PostgreSQL: the API answers 503 while it is gone, and everything completes after', async () => {
+    cluster = await startCluster({ workers: 2 });
+    const c = cluster;
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) ids.push(await submit(c.api.url!, c.engine, Buffer.from(`before ${i}`)));
+      await sleep(1500);
+      restore = () => postgresCluster('start');
+      await postgresCluster('stop');
+      const ready = await fetch(`${c.api.url}/readyz`);
+      expect(ready.status).toBe(503);
+      const job = await fetch(`${c.api.url}/api/v1/jobs/${ids[0]}`);
+      expect(job.status).toBe(503);
+      expect(await job.json()).toMatchObject({ error: { code: 'NOT_READY' } });
+      const refused = await upload(c.api.url!, c.engine, Buffer.from('during'));
+      expect(refused.status).toBe(503);
+      await sleep(2000);
+      await postgresCluster('start');
+      restore = undefined;
+      ids.push(await submitRetrying(c.api.url!, c.engine, Buffer.from('after')));
+
+      const jobs = await c.waitAllFinal(ids, 90_000);
+      expect(jobs.map((j) => j.state)).toEqual(ids.map(() => 'succeeded'));
+      for (const id of ids) expect(await (await fetch(`${c.api.url}/link/${id}`)).text()).toBe('done\n');
+      await waitFor('no message left', async () => ((await c.messagesLeft()) === 0 ? true : undefined));
+      expect((await fetch(`${c.api.url}/readyz`)).status).toBe(200);
+    } catch (error) {
+      console.error(c.dumpLogs());
+      throw error;
+    }
+  }, 150_000);
+});
