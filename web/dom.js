@@ -167,3 +167,30 @@ export function debounce(fn, ms) {
 
 export const FINAL_STATES = new Set(['succeeded', 'failed', 'cancelled']);
 export const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+
+let ticker = null;
+
+/**
+ * An element whose text counts up from `since` ("running for 12 s"), refreshed once a second by
+ * one shared local timer (no network) while such elements are on the page.
+ */
+export function elapsedEl(since, prefix = '') {
+  const el = h('span', { class: 'elapsed', dataset: { since, prefix } });
+  tick(el);
+  if (!ticker) {
+    ticker = setInterval(() => {
+      const all = document.querySelectorAll('.elapsed[data-since]');
+      if (!all.length) {
+        clearInterval(ticker);
+        ticker = null;
+      }
+      for (const node of all) tick(node);
+    }, 1000);
+  }
+  return el;
+}
+
+function tick(el) {
+  const ms = Math.max(Date.now() - new Date(el.dataset.since).getTime(), 0);
+  el.textContent = `${el.dataset.prefix}${formatDuration(Math.floor(ms / 1000) * 1000)}`;
+}

@@ -234,6 +234,21 @@ describe('the web console', () => {
     expect(page.url()).toContain(`#/jobs/${id}`);
   });
 
+  it('limits the list to jobs submitted within a time', async () => {
+    // The clock belongs to the browser context: a context of its own keeps the others on real time.
+    const laterContext = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+    const later = await laterContext.newPage();
+    watch(later);
+    // Two hours from now: every job is older than "last hour", none older than "last 24 h".
+    await later.clock.setFixedTime(Date.now() + 2 * 3_600_000);
+    await later.goto(`${svc.url}/console/#/jobs?since=1h`);
+    await later.locator('tr.empty-row', { hasText: 'No jobs match' }).waitFor();
+    expect(await later.getByRole('button', { name: 'Older →' }).isDisabled()).toBe(true);
+    await later.getByLabel('submitted within').selectOption('24h');
+    await expect.poll(() => rows(later).count()).toBe(5);
+    await laterContext.close();
+  });
+
   it('pages through the list with older and newer', async () => {
     await page.goto(`${svc.url}/console/#/jobs?limit=3`);
     await expect.poll(() => rows(page).count()).toBe(3);

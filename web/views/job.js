@@ -6,6 +6,7 @@ import {
   FINAL_STATES,
   badge,
   copyable,
+  elapsedEl,
   formatAgo,
   formatBytes,
   formatDuration,
@@ -257,8 +258,8 @@ function timeline(job) {
       note:
         job.durationMs !== null
           ? `ran ${formatDuration(job.durationMs)}`
-          : job.state === 'running'
-            ? 'running…'
+          : job.state === 'running' && job.startedAt
+            ? elapsedEl(job.startedAt, 'running for ')
             : '',
     },
   ];
@@ -281,7 +282,7 @@ function timeline(job) {
         h('span', { class: 'dot', 'aria-hidden': 'true' }),
         h('span', { class: 'step-label', text: step.label }),
         h('span', { class: 'step-time' }, timeEl(step.at)),
-        step.note ? h('span', { class: 'step-note', text: step.note }) : null,
+        step.note ? h('span', { class: 'step-note' }, step.note) : null,
       ),
     ),
   );

@@ -1,9 +1,13 @@
 // Jobs: the list, newest first, with filters, search, cursor paging and live updates.
 
 import { api, events } from '../api.js';
-import { STATES, badge, formatBytes, formatDuration, h, hashEl, replace, timeEl } from '../dom.js';
+import { STATES, badge, elapsedEl, formatBytes, formatDuration, h, hashEl, replace, timeEl } from '../dom.js';
 
 const PAGE_SIZE = 50;
+/** "Submitted within" choices, ms. The API has no time filter: the list is newest first, so
+ * rows are cut at the first one older than the cutoff and paging stops there. */
+const SINCE = { '15m': 15 * 60_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 };
+const SINCE_LABELS = { '15m': 'last 15 min', '1h': 'last hour', '24h': 'last 24 h', '7d': 'last 7 days' };
 // Cursors of the pages before this one, for "newer" (the API only pages towards older jobs).
 let pageStack = [];
 let stackKey = '';
@@ -14,6 +18,7 @@ function readQuery(query) {
     engine: query.get('engine') || '',
     state: query.get('state') || '',
     sha256: (query.get('sha256') || '').toLowerCase(),
+    since: SINCE[query.get('since')] ? query.get('since') : '',
     cursor: query.get('cursor') || '',
     limit: clampLimit(query.get('limit')),
   };
@@ -26,7 +31,8 @@ function clampLimit(value) {
 
 function hrefFor(filters) {
   const q = new URLSearchParams();
-  for (const key of ['engine', 'state', 'sha256', 'cursor']) if (filters[key]) q.set(key, filters[key]);
+  for (const key of ['engine', 'state', 'sha256', 'since', 'cursor'])
+    if (filters[key]) q.set(key, filters[key]);
   if (filters.limit && filters.limit !== PAGE_SIZE) q.set('limit', String(filters.limit));
   const s = q.toString();
   return s ? `#/jobs?${s}` : '#/jobs';
@@ -72,7 +78,8 @@ export function jobRow(job) {
 }
 
 function liveDuration(job) {
-  if (job.state === 'running') return h('span', { class: 'muted', text: 'running…' });
+  if (job.state === 'running' && job.startedAt)
+    return h('span', { class: 'muted' }, elapsedEl(job.startedAt));
   if (job.state === 'queued') return h('span', { class: 'muted', text: 'waiting' });
   return h('span', { class: 'muted', text: '—' });
 }
@@ -104,7 +111,7 @@ export function jobTable(rows, emptyMessage) {
 
 export function renderJobs(container, query) {
   const filters = readQuery(query);
-  const key = `${filters.engine}|${filters.state}|${filters.sha256}`;
+  const key = `${filters.engine}|${filters.state}|${filters.sha256}|${filters.since}`;
   if (key !== stackKey || !filters.cursor) {
     stackKey = key;
     if (!filters.cursor) pageStack = [];
@@ -143,6 +150,14 @@ export function renderJobs(container, query) {
   };
   engineSelect.addEventListener('change', () => go({ engine: engineSelect.value }));
   stateSelect.addEventListener('change', () => go({ state: stateSelect.value }));
+  const sinceSelect = h(
+    'select',
+    { name: 'since', 'aria-label': 'submitted within' },
+    h('option', { value: '', text: 'any time' }),
+    Object.entries(SINCE_LABELS).map(([value, text]) => h('option', { value, text })),
+  );
+  sinceSelect.value = filters.since;
+  sinceSelect.addEventListener('change', () => go({ since: sinceSelect.value }));
 
   const search = async (event) => {
     event.preventDefault();
@@ -175,7 +190,7 @@ export function renderJobs(container, query) {
       ),
     );
   }
-  const anyFilter = filters.engine || filters.state || filters.sha256;
+  const anyFilter = filters.engine || filters.state || filters.sha256 || filters.since;
 
   let newerCount = 0;
   const newerBanner = h('a', {
@@ -213,6 +228,7 @@ export function renderJobs(container, query) {
         { class: 'filters' },
         h('label', {}, 'Engine ', engineSelect),
         h('label', {}, 'Status ', stateSelect),
+        h('label', {}, 'Submitted ', sinceSelect),
         chips,
         anyFilter
           ? h('a', { class: 'clear', href: hrefFor({ limit: filters.limit }), text: 'clear filters' })
@@ -246,8 +262,11 @@ export function renderJobs(container, query) {
         limit: filters.limit,
       });
       if (disposed) return;
+      const cutoff = filters.since ? Date.now() - SINCE[filters.since] : null;
+      const shown = cutoff ? page.jobs.filter((job) => Date.parse(job.createdAt) >= cutoff) : page.jobs;
+      const nextCursor = shown.length < page.jobs.length ? null : page.nextCursor;
       rows = new Map(
-        page.jobs.map((fetched) => {
+        shown.map((fetched) => {
           const job = events.fresher(fetched);
           return [job.id, { job, tr: jobRow(job) }];
         }),
@@ -260,7 +279,7 @@ export function renderJobs(container, query) {
       );
       tbody = table.tBodies[0];
       replace(tableHolder, table);
-      renderPager(page.nextCursor);
+      renderPager(nextCursor);
     } catch (error) {
       if (!disposed)
         replace(tableHolder, h('p', { class: 'error', text: `Could not load jobs: ${error.message}` }));
