@@ -352,6 +352,22 @@ describe('the web console', () => {
     await authed.close();
   });
 
+  it('runs under a strict content security policy that refuses inline script', async () => {
+    const probe = await context.newPage();
+    // The refusal is logged by the browser as a console error, on purpose here.
+    watch(probe, { consoleErrors: false });
+    await probe.goto(`${svc.url}/console/#/jobs`);
+    await rows(probe).first().waitFor();
+    const ranInline = await probe.evaluate(`(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__inlineRan = true';
+      document.body.append(script);
+      return window.__inlineRan === true;
+    })()`);
+    expect(ranInline).toBe(false);
+    await probe.close();
+  });
+
   it('ran without script errors, CSP violations or dialogs', () => {
     expect(problems).toEqual([]);
   });

@@ -69,7 +69,7 @@ export function renderJob(container, id) {
     if (!getToken()) return;
     event.preventDefault();
     try {
-      await downloadWithToken(job.links.result, resultFileName(job));
+      await downloadWithToken(resultHref(job), resultFileName(job));
     } catch (error) {
       actionMessage = `Download failed: ${error.message}`;
       draw();
@@ -104,6 +104,11 @@ export function renderJob(container, id) {
   };
 }
 
+/** Built here from the id rather than taken from the job's links, so that no URL in the page comes from data. */
+function resultHref(job) {
+  return `/api/v1/jobs/${encodeURIComponent(job.id)}/result`;
+}
+
 function resultFileName(job) {
   const base = job.input.name.replace(/[^\w.-]+/g, '_').slice(0, 80) || 'input';
   return `${base}.${job.engine}${job.result?.kind === 'archive' ? '.tar.gz' : '.result'}`;
@@ -117,7 +122,7 @@ function jobParts(job, logs, logsError, { cancel, download, actionMessage }) {
     job.result && !job.purgedAt
       ? h('a', {
           class: 'button primary',
-          href: job.links.result,
+          href: resultHref(job),
           download: resultFileName(job),
           onclick: download,
           text: `Download result (${formatBytes(job.result.size)})`,
