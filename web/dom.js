@@ -156,15 +156,6 @@ function flash(el, message) {
   setTimeout(() => el.classList.remove('flashed'), 1200);
 }
 
-/** Debounces a function by `ms`. */
-export function debounce(fn, ms) {
-  let timer = null;
-  return (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
-  };
-}
-
 export const FINAL_STATES = new Set(['succeeded', 'failed', 'cancelled']);
 export const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
@@ -193,4 +184,16 @@ export function elapsedEl(since, prefix = '') {
 function tick(el) {
   const ms = Math.max(Date.now() - new Date(el.dataset.since).getTime(), 0);
   el.textContent = `${el.dataset.prefix}${formatDuration(Math.floor(ms / 1000) * 1000)}`;
+}
+
+/** Runs `fn` at most once per `ms`, always after the latest call (a steady stream of calls still gets runs). */
+export function throttle(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
 }

@@ -2,7 +2,7 @@
 // drawn as plain SVG from the most recent jobs; new events redraw them.
 
 import { events } from '../api.js';
-import { STATES, debounce, formatDuration, h, replace, s } from '../dom.js';
+import { STATES, formatDuration, h, replace, s, throttle } from '../dom.js';
 import { HOUR_MS, RECENT_LIMIT, quantile, recentJobs } from './stats.js';
 
 // Bottom to top in the stacked bars.
@@ -61,7 +61,7 @@ export function renderActivity(container) {
       all.length >= RECENT_LIMIT ? ' (older ones in the hour are not counted)' : ''
     }.`;
   };
-  const redraw = debounce(draw, 500);
+  const redraw = throttle(draw, 500);
 
   const unsubscribe = events.onJob((job) => {
     jobs.set(job.id, job);

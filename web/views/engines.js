@@ -1,7 +1,7 @@
 // Engines: image and digest, workers and queue, the last hour, and the effective security policy.
 
 import { api, events } from '../api.js';
-import { copyable, debounce, formatBytes, formatDuration, h, replace } from '../dom.js';
+import { copyable, formatBytes, formatDuration, h, replace, throttle } from '../dom.js';
 import { engineStats, recentJobs } from './stats.js';
 
 /**
@@ -290,7 +290,7 @@ export function renderEngines(container, focus) {
     }
   };
   // Queue and worker figures follow the job events (re-read at most once a second, never on a timer).
-  const reload = debounce(load, 1000);
+  const reload = throttle(load, 1000);
   const unsubscribe = events.onJob(reload);
   load();
   return () => {
