@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { accessEnvironmentKeys, accessNumericKeys, exposureProblem } from './access-schema.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Environment variables and the config keys they set. */
@@ -20,9 +21,16 @@ export const environmentKeys = {
   MENAGERIE_MAX_ATTEMPTS: 'maxAttempts',
   MENAGERIE_POLL_INTERVAL_MS: 'pollIntervalMs',
   DOCKER_HOST: 'dockerHost',
+  ...accessEnvironmentKeys,
 } as const satisfies Record<string, keyof Config>;
 
-const numericKeys = new Set<keyof Config>(['port', 'maxAttempts', 'pollIntervalMs', 'summaryMaxBytes']);
+const numericKeys = new Set<keyof Config>([
+  'port',
+  'maxAttempts',
+  'pollIntervalMs',
+  'summaryMaxBytes',
+  ...accessNumericKeys,
+]);
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -87,5 +95,11 @@ export function loadConfig(options: LoadConfigOptions, cwd = process.cwd()): Rea
   config.data = path.resolve(cwd, config.data);
   config.engines = path.resolve(cwd, config.engines);
   config.db ??= `sqlite:${path.join(config.data, 'menagerie.db')}`;
+  for (const key of ['tlsCert', 'tlsKey', 'tlsClientCa'] as const) {
+    const file = config[key];
+    if (file) config[key] = path.resolve(cwd, file);
+  }
+  const exposure = exposureProblem(config);
+  if (exposure) throw new ConfigError(exposure);
   return Object.freeze(config);
 }

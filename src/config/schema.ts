@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accessConfigShape } from './access-schema.js';
 
 const MiB = 1024 * 1024;
 
@@ -39,6 +40,22 @@ export const retentionSchema = z
     minFreeMb: z.number().int().min(0).default(1024),
     /** How often retention runs, seconds. */
     intervalSeconds: z.number().min(0.1).default(300),
+  })
+  .strict();
+
+/** Per-submission webhooks. */
+export const webhooksSchema = z
+  .object({
+    /** URL prefixes a callback may start with (e.g. "https://soar.example/hooks/"); empty refuses every callback. */
+    allow: z.array(z.string().url()).default([]),
+    /** HMAC-SHA256 key of the X-Menagerie-Signature header; default: made once, kept in <data>/webhook-secret. */
+    secret: z.string().min(16).optional(),
+    /** Attempts before a delivery is given up. */
+    maxAttempts: z.number().int().min(1).max(20).default(6),
+    /** How long one attempt may take, ms. */
+    timeoutMs: z.number().int().min(100).default(10_000),
+    /** How often due deliveries are sent, ms. */
+    intervalMs: z.number().int().min(50).default(1000),
   })
   .strict();
 
@@ -91,7 +108,10 @@ export const configSchema = z
     /** Most bytes of a text result used as the summary. */
     summaryMaxBytes: z.number().int().min(16).default(4096),
     engineDefaults: engineDefaultsSchema.default(engineDefaultsSchema.parse({})),
+    /** Authentication, TLS, rate limits, backpressure and server timeouts (access-schema.ts). */
+    ...accessConfigShape,
     retention: retentionSchema.default(retentionSchema.parse({})),
+    webhooks: webhooksSchema.default(webhooksSchema.parse({})),
   })
   .strict();
 
