@@ -1,6 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -67,6 +68,8 @@ async function startNode(name: string, args: string[], logs: string[] = []): Pro
 export interface Cluster {
   readonly engine: string;
   readonly api: ClusterNode;
+  /** The API node's data directory (its blobs). */
+  readonly apiData: string;
   readonly workers: ClusterNode[];
   readonly workerIds: string[];
   /** SIGKILLs a node and waits for it to be gone. */
@@ -112,7 +115,9 @@ export async function startCluster(options: {
   const apiData = await mkdtemp(path.join(tmpdir(), 'menagerie-fault-api-'));
   dirs.push(apiData);
   const nodes: ClusterNode[] = [];
-  const api = await startNode('api', [...common, '--role', 'api', '--port', '0', '--data', apiData]);
+  // A fixed port, so the API can be restarted where the workers look for it.
+  const port = await freePort();
+  const api = await startNode('api', [...common, '--role', 'api', '--port', String(port), '--data', apiData]);
   nodes.push(api);
   const workerIds: string[] = [];
   const workers: ClusterNode[] = [];
@@ -138,6 +143,7 @@ export async function startCluster(options: {
   const cluster: Cluster = {
     engine,
     api,
+    apiData,
     workers,
     workerIds,
     kill: async (node) => {
@@ -198,6 +204,17 @@ export async function startCluster(options: {
     dumpLogs: () => nodes.map((n) => `--- ${n.name}\n${n.logs.slice(-60).join('\n')}`).join('\n'),
   };
   return cluster;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /**

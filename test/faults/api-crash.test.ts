@@ -1,0 +1,100 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { upload } from '../helpers/service.js';
+import { startCluster, type Cluster } from './cluster.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Submits as a patient client: retries while the API is down or answers 503. */
+async function submitRetrying(url: string, engine: string, body: Buffer): Promise<string> {
+  for (let tries = 0; ; tries++) {
+    const response = await upload(url, engine, body).catch(() => undefined);
+    if (response?.status === 200) return ((await response.json()) as { jobid: string }).jobid;
+    if (response && response.status !== 503)
+      throw new Error(`upload: ${response.status} ${await response.text()}`);
+    if (tries > 60) throw new Error('the API did not come back');
+    await sleep(500);
+  }
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+describe('the API node SIGKILLed', () => {
+  let cluster: Cluster | undefined;
+
+  afterEach(async () => {
+    if (!cluster) return;
+    const c = cluster;
+    cluster = undefined;
+    const { leftovers } = await c.stop();
+    expect(leftovers).toEqual(c.workerIds.map(() => ({ containers: [], volumes: [] })));
+  });
+
+  it('during an upload leaves no half-stored job or blob; in steady state clients retry and all completes', async () => {
+    cluster = await startCluster({ workers: 1 });
+    const c = cluster;
+    const url = c.api.url!;
+    try {
+      // An upload that stalls half-way, so the kill lands inside it.
+      const boundary = '----menagerie-fault';
+      const head = `--${boundary}\r\nContent-Disposition: form-data; name="upload"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent === 0) controller.enqueue(new TextEncoder().encode(head));
+          if (sent < 6) {
+            controller.enqueue(new Uint8Array(64 * 1024).fill(65 + sent));
+            sent += 1;
+            return;
+          }
+          await sleep(60_000);
+        },
+      });
+      const pending = fetch(`${url}/${c.engine}/upload`, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body,
+        duplex: 'half',
+      } as RequestInit).then(
+        (r) => r.status,
+        () => 'connection lost',
+      );
+      while (sent < 6) await sleep(50);
+      await sleep(300);
+      await c.kill(c.api);
+      expect(await pending).toBe('connection lost');
+      await c.restart(c.api);
+      const listed = (await (await fetch(`${url}/api/v1/jobs?engine=${c.engine}`)).json()) as {
+        jobs: unknown[];
+      };
+      expect(listed.jobs).toEqual([]);
+      expect(await filesUnder(path.join(c.apiData, 'blobs'))).toEqual([]);
+
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) ids.push(await submitRetrying(url, c.engine, Buffer.from(`steady ${i}`)));
+      await sleep(1500);
+      await c.kill(c.api);
+      const restarting = sleep(1000).then(() => c.restart(c.api));
+      for (let i = 0; i < 4; i++)
+        ids.push(await submitRetrying(url, c.engine, Buffer.from(`while down ${i}`)));
+      await restarting;
+
+      const jobs = await c.waitAllFinal(ids, 90_000);
+      expect(jobs.map((j) => j.state)).toEqual(ids.map(() => 'succeeded'));
+      for (const id of ids) expect(await (await fetch(`${url}/link/${id}`)).text()).toBe('done\n');
+      await waitForNoMessages(c);
+    } catch (error) {
+      console.error(c.dumpLogs());
+      throw error;
+    }
+  }, 150_000);
+});
+
+async function waitForNoMessages(c: Cluster): Promise<void> {
+  for (let i = 0; i < 100 && (await c.messagesLeft()) !== 0; i++) await sleep(200);
+  expect(await c.messagesLeft()).toBe(0);
+}
