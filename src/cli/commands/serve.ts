@@ -44,6 +44,34 @@ export function registerServe(program: Command): void {
         'silent',
       ]),
     )
+    .addOption(
+      new Option(
+        '--auth <mode>',
+        'required: a token on every request but /healthz; off: open, loopback only (MENAGERIE_AUTH)',
+      ).choices(['off', 'required']),
+    )
+    .option('--tls-cert <file>', 'PEM certificate chain: serve HTTPS (MENAGERIE_TLS_CERT)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert (MENAGERIE_TLS_KEY)')
+    .option(
+      '--tls-client-ca <file>',
+      'PEM CA: clients must present a certificate it signed, mTLS (MENAGERIE_TLS_CLIENT_CA)',
+    )
+    .option(
+      '--behind-tls-proxy',
+      'a TLS proxy terminates connections: allow plain HTTP on a non-loopback bind (MENAGERIE_BEHIND_TLS_PROXY)',
+    )
+    .option(
+      '--rate-limit-per-address <n>',
+      'requests per window per client address, 0 off (MENAGERIE_RATE_LIMIT_PER_ADDRESS)',
+    )
+    .option(
+      '--rate-limit-per-token <n>',
+      'requests per window per token, 0 off (MENAGERIE_RATE_LIMIT_PER_TOKEN)',
+    )
+    .option(
+      '--max-queued-per-engine <n>',
+      'queued jobs per engine before 429 (MENAGERIE_MAX_QUEUED_PER_ENGINE)',
+    )
     .option('--config <file>', 'JSON config file (MENAGERIE_CONFIG)')
     .action(async (options) => {
       const config = loadConfig({
@@ -62,6 +90,14 @@ export function registerServe(program: Command): void {
           workerSecret: options.workerSecret,
           jobIo: options.jobIo,
           logLevel: options.logLevel,
+          auth: options.auth,
+          tlsCert: options.tlsCert,
+          tlsKey: options.tlsKey,
+          tlsClientCa: options.tlsClientCa,
+          behindTlsProxy: options.behindTlsProxy,
+          rateLimitPerAddress: options.rateLimitPerAddress,
+          rateLimitPerToken: options.rateLimitPerToken,
+          maxQueuedPerEngine: options.maxQueuedPerEngine,
         },
       });
       const logger = pino({
@@ -74,14 +110,21 @@ export function registerServe(program: Command): void {
       if (service.url) {
         logger.info({ url: service.url, console: `${service.url}/console/` }, 'menagerie is serving');
         const engine = config.role === 'all' ? 'apktool' : '<engine>';
+        // With auth required, the hint carries the header and names how to get a token.
+        const bearer = config.auth === 'required' ? '-H "Authorization: Bearer $MENAGERIE_TOKEN" ' : '';
         process.stderr.write(
           [
             '',
             `Menagerie is serving on ${service.url}`,
             `  console   ${service.url}/console/`,
             `  API docs  ${service.url}/api/v1/docs`,
-            `  try       curl -XPOST ${service.url}/${engine}/upload -F upload=@test/fixtures/generated/framework-res.apk`,
-            `            curl ${service.url}/result/<jobid>`,
+            ...(bearer
+              ? [
+                  `  token     export MENAGERIE_TOKEN=$(menagerie token create <name> --scope submit,read | tail -1)`,
+                ]
+              : []),
+            `  try       curl ${bearer}-XPOST ${service.url}/${engine}/upload -F upload=@test/fixtures/generated/framework-res.apk`,
+            `            curl ${bearer}${service.url}/result/<jobid>`,
             '',
           ].join('\n') + '\n',
         );
