@@ -227,15 +227,21 @@ function durationChart(jobs, W) {
     m.left + ((Math.log10(Math.max(ms, 1)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotW;
 
   const ticks = [];
-  for (let t = lo; t <= hi; t *= 10) {
-    ticks.push(
-      s(
-        'g',
-        { class: 'tick' },
-        s('line', { x1: x(t), x2: x(t), y1: m.top, y2: H - m.bottom }),
-        s('text', { x: x(t), y: H - 8, 'text-anchor': 'middle', text: formatDuration(t) }),
-      ),
-    );
+  // Decades, with 2× and 5× between them when the range is short enough to leave room.
+  const steps = Math.log10(hi) - Math.log10(lo) <= 2 ? [1, 2, 5] : [1];
+  for (let decade = lo; decade <= hi; decade *= 10) {
+    for (const step of steps) {
+      const t = decade * step;
+      if (t > hi) break;
+      ticks.push(
+        s(
+          'g',
+          { class: step === 1 ? 'tick' : 'tick minor' },
+          s('line', { x1: x(t), x2: x(t), y1: m.top, y2: H - m.bottom }),
+          s('text', { x: x(t), y: H - 8, 'text-anchor': 'middle', text: formatDuration(t) }),
+        ),
+      );
+    }
   }
   const rows = engines.map((engine, r) => {
     const list = byEngine.get(engine);

@@ -71,8 +71,8 @@ export function jobRow(job) {
     h('td', { class: 'num' }, formatBytes(job.input.size)),
     h('td', {}, hashEl(job.input.sha256)),
     h('td', {}, timeEl(job.createdAt)),
-    h('td', {}, timeEl(job.startedAt)),
-    h('td', {}, timeEl(job.finishedAt)),
+    h('td', { class: 'col-started' }, timeEl(job.startedAt)),
+    h('td', { class: 'col-finished' }, timeEl(job.finishedAt)),
     h('td', { class: 'num' }, job.durationMs === null ? liveDuration(job) : formatDuration(job.durationMs)),
   );
 }
@@ -83,6 +83,8 @@ function liveDuration(job) {
   if (job.state === 'queued') return h('span', { class: 'muted', text: 'waiting' });
   return h('span', { class: 'muted', text: '—' });
 }
+
+const COLUMN_CLASS = { Size: 'num', Duration: 'num', Started: 'col-started', Finished: 'col-finished' };
 
 export function jobTable(rows, emptyMessage) {
   return h(
@@ -95,7 +97,7 @@ export function jobTable(rows, emptyMessage) {
         'tr',
         {},
         ['Status', 'Engine', 'File', 'Size', 'SHA-256', 'Submitted', 'Started', 'Finished', 'Duration'].map(
-          (t) => h('th', { scope: 'col', class: t === 'Size' || t === 'Duration' ? 'num' : null, text: t }),
+          (t) => h('th', { scope: 'col', class: COLUMN_CLASS[t] ?? null, text: t }),
         ),
       ),
     ),
