@@ -13,6 +13,8 @@ import {
 import type { Logger } from 'pino';
 import { MenagerieError, isMenagerieError, type ErrorCode } from '../domain/index.js';
 import type { AppContext } from './app-context.js';
+import { registerProtection, serverOptions } from './plugins/index.js';
+import { auditLogRoutes } from './routes/audit-log.js';
 import { compatibleRoutes } from './routes/compatible.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventRoutes } from './routes/events.js';
@@ -41,6 +43,8 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
     // On shutdown, open keep-alive and event-stream connections are closed rather than waited for.
     forceCloseConnections: true,
     connectionTimeout: 0,
+    // TLS, timeouts against slow clients (these replace requestTimeout above), header size cap.
+    ...serverOptions(ctx.config),
   });
   // Every route, as registered: a test checks each public one is in the OpenAPI document.
   const routes: { method: string; url: string; hidden: boolean }[] = [];
@@ -56,8 +60,16 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isMenagerieError(error)) {
       // An upload cut short leaves body bytes unread: close the connection rather than read them.
-      if (error.code === 'UPLOAD_TOO_LARGE' || error.code === 'MALFORMED_MULTIPART')
+      if (
+        error.code === 'UPLOAD_TOO_LARGE' ||
+        error.code === 'MALFORMED_MULTIPART' ||
+        error.code === 'QUEUE_FULL' ||
+        error.code === 'INSUFFICIENT_STORAGE' ||
+        error.code === 'RATE_LIMITED' ||
+        ((error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN') && request.method === 'POST')
+      )
         reply.header('connection', 'close');
+      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', error.retryAfterSeconds);
       return reply.code(error.status).send(errorBody(error.code, error.message));
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
@@ -102,6 +114,9 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
     return reply.code(404).send(errorBody(error.code, error.message));
   });
 
+  // Rate limits, authentication and scopes, upload admission, security headers: before any route.
+  await registerProtection(app, ctx);
+
   await app.register(fastifyMultipart, {
     limits: {
       fileSize: ctx.registry.maxSizeLimitBytes() + 1,
@@ -133,6 +148,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   await app.register(jobRoutes(ctx), { prefix: '/api/v1' });
   await app.register(engineRoutes(ctx), { prefix: '/api/v1' });
   await app.register(eventRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(auditLogRoutes(ctx), { prefix: '/api/v1' });
   await app.register(internalBlobRoutes(ctx));
 
   await app.register(fastifyStatic, {
