@@ -22,6 +22,9 @@ import type { JobQueue } from './ports/job-queue.js';
 import { EngineRegistry } from './services/engine-registry.js';
 import { EngineReloader, type ReloadResult } from './services/engine-reloader.js';
 import { Retention } from './services/retention.js';
+import { Webhooks } from './services/webhooks.js';
+import { KyselyWebhookStore } from './adapters/store/sql/kysely-webhook-store.js';
+import { jobView } from './http/views.js';
 import { JobEvents } from './services/job-events.js';
 import { JobService } from './services/job-service.js';
 import { TokenService } from './services/token-service.js';
@@ -42,6 +45,18 @@ export interface RunningService {
 
 /** The console's files, shipped beside dist/ and src/. */
 export const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'web');
+
+/** A secret made once and kept in the data directory (mode 0600), so it survives restarts. */
+function keptSecret(dataDir: string, name: string): string {
+  const file = path.join(dataDir, name);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    const secret = randomBytes(32).toString('base64url');
+    writeFileSync(file, secret + '\n', { flag: 'wx', mode: 0o600 });
+    return secret;
+  }
+}
 
 /** A worker node's id, made once and kept in the data directory so a restart finds what it left. */
 function workerIdFor(config: Readonly<Config>): string {
@@ -170,6 +185,21 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
     const stopWatching = reloader.watch();
     stops.push(async () => stopWatching());
 
+    const webhooks = new Webhooks({
+      store: new KyselyWebhookStore(store.db),
+      settings: {
+        allow: config.webhooks.allow,
+        secret: config.webhooks.secret ?? keptSecret(config.data, 'webhook-secret'),
+        maxAttempts: config.webhooks.maxAttempts,
+        timeoutMs: config.webhooks.timeoutMs,
+      },
+      render: async (jobId) => {
+        const job = await store.getJob(jobId);
+        return job ? jobView(job) : { id: jobId };
+      },
+      logger,
+    });
+
     let app: FastifyInstance | null = null;
     let url: string | null = null;
     if (config.role !== 'worker') {
@@ -188,6 +218,7 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
           webDir,
           tokens,
           audit: tokenStore,
+          webhooks,
           reloadEngines: () => reloader.reload(),
           lastReload: () => reloader.lastResult,
           imageInfo: async (name) => {
@@ -232,6 +263,16 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
           .finally(() => (retaining = false));
       }, config.retention.intervalSeconds * 1000);
       stops.push(async () => clearInterval(retentionTimer));
+      let delivering = false;
+      const webhookTimer = setInterval(() => {
+        if (delivering) return;
+        delivering = true;
+        webhooks
+          .pass()
+          .catch((error: unknown) => logger.warn({ err: error }, 'webhook pass failed'))
+          .finally(() => (delivering = false));
+      }, config.webhooks.intervalMs);
+      stops.push(async () => clearInterval(webhookTimer));
       const listening = app;
       stops.push(() => listening.close());
       url = await app.listen({ port: config.port, host: config.host });

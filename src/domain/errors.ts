@@ -12,6 +12,10 @@ export const errorCatalogue = {
   VALIDATION_FAILED: { status: 400, title: 'The request does not match what this route accepts.' },
   MALFORMED_MULTIPART: { status: 400, title: 'The multipart body could not be parsed.' },
   UPLOAD_MISSING_FILE: { status: 400, title: 'The multipart body holds no file in the expected field.' },
+  CALLBACK_NOT_ALLOWED: {
+    status: 400,
+    title: "The callback URL is not under one of the operator's allowed prefixes.",
+  },
   ENGINE_MISSING: { status: 400, title: 'No engine was named for the submission.' },
   INVALID_JOB_ID: { status: 400, title: 'The job id is not of the form the service issues.' },
   INVALID_CURSOR: { status: 400, title: 'The paging cursor is not one the service issued.' },

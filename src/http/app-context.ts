@@ -5,6 +5,7 @@ import type { JobStore } from '../ports/job-store.js';
 import type { AuditLog } from '../ports/token-store.js';
 import type { EngineRegistry } from '../services/engine-registry.js';
 import type { ReloadResult } from '../services/engine-reloader.js';
+import type { Webhooks } from '../services/webhooks.js';
 import type { JobEvents } from '../services/job-events.js';
 import type { JobService } from '../services/job-service.js';
 import type { Metrics } from '../services/metrics.js';
@@ -27,6 +28,8 @@ export interface AppContext {
   readonly tokens: TokenService;
   /** Admin actions and refused requests. */
   readonly audit: AuditLog;
+  /** Per-submission callbacks: allowlist check and delivery records. */
+  readonly webhooks: Webhooks;
   /** Applies engines.json again; a bad file keeps the engines in force. */
   reloadEngines(): Promise<ReloadResult>;
   /** The outcome of the last reload, null before the first. */

@@ -7,6 +7,8 @@ export interface ReceivedUpload {
   readonly staged: StagedInput;
   readonly fileName: string | undefined;
   readonly engines: string[];
+  /** Values of the other text fields asked for, by name (the last one wins). */
+  readonly fields: Record<string, string>;
 }
 
 /** Errors of the multipart parser that mean the client sent a broken body. */
@@ -30,6 +32,10 @@ export async function receiveUpload(
     fileField: string;
     engineField?: string;
     engines: string[];
+    /** Other text fields to collect. */
+    fields?: readonly string[];
+    /** Checks a collected field as it arrives, before the file is stored; throws to refuse. */
+    checkField?: (name: string, value: string) => void;
     registry: EngineRegistry;
     service: JobService;
   },
@@ -43,6 +49,7 @@ export async function receiveUpload(
   const engines = [...options.engines];
   let staged: StagedInput | undefined;
   let fileName: string | undefined;
+  const fields: Record<string, string> = {};
   try {
     for await (const part of request.parts()) {
       if (part.type === 'file') {
@@ -71,6 +78,10 @@ export async function receiveUpload(
         fileName = part.filename;
       } else if (options.engineField && part.fieldname === options.engineField) {
         engines.push(String(part.value));
+      } else if (options.fields?.includes(part.fieldname)) {
+        const value = String(part.value);
+        options.checkField?.(part.fieldname, value);
+        fields[part.fieldname] = value;
       }
     }
   } catch (error) {
@@ -93,5 +104,5 @@ export async function receiveUpload(
       `no file in multipart field "${options.fileField}"; send one (for example: curl -F ${options.fileField}=@file)`,
     );
   }
-  return { staged, fileName, engines };
+  return { staged, fileName, engines, fields };
 }

@@ -34,6 +34,17 @@ export const jobSchema = z
 
 export type JobView = z.infer<typeof jobSchema>;
 
+/** How a job's webhook went: its deliveries, retried with backoff. */
+export const webhookSchema = z.object({
+  url: z.string(),
+  state: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number().int(),
+  lastStatus: z.number().int().nullable(),
+  lastError: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+  nextAttemptAt: z.string().nullable(),
+});
+
 export function jobView(job: Job): JobView {
   return {
     id: job.id,

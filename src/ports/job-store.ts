@@ -5,6 +5,8 @@ export interface NewJob {
   readonly engine: string;
   readonly input: JobInput;
   readonly createdAt: Date;
+  /** Where to announce the final state (an allowlisted URL), if the submitter asked. */
+  readonly callbackUrl?: string;
 }
 
 export interface JobFilter {

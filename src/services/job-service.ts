@@ -104,6 +104,7 @@ export class JobService {
     engineNames: readonly string[],
     staged: StagedInput,
     fileName: string | undefined,
+    options: { callbackUrl?: string } = {},
   ): Promise<Job[]> {
     const engines = [...new Set(engineNames)].map((name) => this.deps.engines.get(name));
     if (engines.length === 0) {
@@ -123,6 +124,7 @@ export class JobService {
       id: newJobId(),
       engine: engine.name,
       input,
+      ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
       createdAt,
     }));
     await this.deps.store.insertJobs(jobs);

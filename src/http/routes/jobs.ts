@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { jobStates } from '../../domain/index.js';
 import type { AppContext } from '../app-context.js';
 import { receiveUpload } from '../receive-upload.js';
-import { errorSchema, jobSchema, jobView } from '../views.js';
+import { errorSchema, jobSchema, jobView, webhookSchema } from '../views.js';
 import { sendResult } from './send-result.js';
 
 const idParams = z.object({ id: z.string() });
@@ -22,9 +22,14 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           summary: 'Submit one file to one or more engines',
           description:
             'multipart/form-data with one "file" field and one or more "engine" fields (or ?engine= in the query). ' +
-            'Engine fields sent before the file let the size limit stop an oversize upload at once.',
+            'Engine fields sent before the file let the size limit stop an oversize upload at once. ' +
+            'An optional "callback" field (or ?callback=) names a URL, under a prefix the operator allows, ' +
+            'that receives a signed POST when each job is final.',
           consumes: ['multipart/form-data'],
-          querystring: z.object({ engine: z.union([z.string(), z.array(z.string())]).optional() }),
+          querystring: z.object({
+            engine: z.union([z.string(), z.array(z.string())]).optional(),
+            callback: z.string().max(2048).optional(),
+          }),
           response: {
             201: z.object({ jobs: z.array(jobSchema) }),
             400: errorSchema,
@@ -37,14 +42,20 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
       async (request, reply) => {
         const fromQuery = request.query.engine;
         const engines = fromQuery === undefined ? [] : Array.isArray(fromQuery) ? fromQuery : [fromQuery];
+        if (request.query.callback !== undefined) ctx.webhooks.checkCallback(request.query.callback);
         const upload = await receiveUpload(request, {
           fileField: 'file',
           engineField: 'engine',
           engines,
           registry: ctx.registry,
           service: ctx.service,
+          fields: ['callback'],
+          checkField: (_name, value) => ctx.webhooks.checkCallback(value),
         });
-        const jobs = await ctx.service.submit(upload.engines, upload.staged, upload.fileName);
+        const callback = upload.fields.callback ?? request.query.callback;
+        const jobs = await ctx.service.submit(upload.engines, upload.staged, upload.fileName, {
+          ...(callback ? { callbackUrl: ctx.webhooks.checkCallback(callback) } : {}),
+        });
         return reply.code(201).send({ jobs: jobs.map(jobView) });
       },
     );
@@ -89,10 +100,29 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           tags: ['jobs'],
           summary: 'One job: state, reason, exit code, image digest, input, timings',
           params: idParams,
-          response: { 200: jobSchema, 400: errorSchema, 404: errorSchema },
+          response: {
+            200: jobSchema.extend({ webhook: webhookSchema.nullable() }),
+            400: errorSchema,
+            404: errorSchema,
+          },
         },
       },
-      async (request) => jobView(await ctx.service.getJob(request.params.id)),
+      async (request) => {
+        const job = await ctx.service.getJob(request.params.id);
+        const delivery = await ctx.webhooks.deliveryOf(job);
+        return {
+          ...jobView(job),
+          webhook: delivery && {
+            url: delivery.url,
+            state: delivery.state,
+            attempts: delivery.attempts,
+            lastStatus: delivery.lastStatus,
+            lastError: delivery.lastError,
+            deliveredAt: delivery.deliveredAt?.toISOString() ?? null,
+            nextAttemptAt: delivery.state === 'pending' ? delivery.nextAttemptAt.toISOString() : null,
+          },
+        };
+      },
     );
 
     r.get(

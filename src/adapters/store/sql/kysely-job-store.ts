@@ -1,7 +1,14 @@
 import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
 import type { Job, JobOutcome, JobState, ResultKind } from '../../../domain/index.js';
 import { finalStates, MenagerieError } from '../../../domain/index.js';
-import type { EngineStats, JobFilter, JobPage, JobStore, NewJob, PurgeFilter } from '../../../ports/job-store.js';
+import type {
+  EngineStats,
+  JobFilter,
+  JobPage,
+  JobStore,
+  NewJob,
+  PurgeFilter,
+} from '../../../ports/job-store.js';
 import { migrationProvider, type DialectTraits } from './migrations.js';
 import type { Database, JobsTable } from './schema.js';
 
@@ -149,6 +156,7 @@ export class KyselyJobStore implements JobStore {
           logs_truncated: 0,
           enqueued: 0,
           created_at: job.createdAt.getTime(),
+          callback_url: job.callbackUrl ?? null,
         })),
       )
       .execute();

@@ -109,6 +109,27 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
         await db.schema.createIndex('jobs_finished_at').on('jobs').columns(['finished_at']).execute();
       },
     },
+    '0004_webhooks': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema.alterTable('jobs').addColumn('callback_url', 'varchar(2048)').execute();
+        await db.schema
+          .createTable('webhook_deliveries')
+          .addColumn('job_id', 'varchar(32)', (c) => c.primaryKey())
+          .addColumn('url', 'varchar(2048)', (c) => c.notNull())
+          .addColumn('state', 'varchar(16)', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_status', 'integer')
+          .addColumn('last_error', 'text')
+          .addColumn('delivered_at', 'bigint')
+          .execute();
+        await db.schema
+          .createIndex('webhook_deliveries_due')
+          .on('webhook_deliveries')
+          .columns(['state', 'next_attempt_at'])
+          .execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

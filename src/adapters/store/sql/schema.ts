@@ -27,6 +27,7 @@ export interface JobsTable {
   started_at: number | null;
   finished_at: number | null;
   purged_at: number | null;
+  callback_url: string | null;
   /** Name of the token that submitted the job; null without one. */
   owner: string | null;
 }
@@ -67,9 +68,21 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+export interface WebhookDeliveriesTable {
+  job_id: string;
+  url: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+}
+
 export interface Database {
   jobs: JobsTable;
   queue_messages: QueueMessagesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
   tokens: TokensTable;
   audit_log: AuditLogTable;
 }
