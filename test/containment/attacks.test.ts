@@ -8,6 +8,7 @@
  */
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -113,10 +114,11 @@ describe('containment: hostile engines stay in their box', () => {
   const jobs = new Map<string, JobJson>();
   const benign: JobJson[] = [];
   let factsBefore: Record<string, string>;
-  let mountsBefore: number;
   let rssBaseline = 0;
   let rssPeak = 0;
   let healthyThroughout = true;
+  let hostListener: Server;
+  let hostConnections = 0;
 
   beforeAll(async () => {
     factsBefore = await hostFacts();
@@ -124,17 +126,23 @@ describe('containment: hostile engines stay in their box', () => {
       ...attacks,
       attack('benign', { name: 'benign', workers: 2, cmd: '/engine/benign.sh' }),
     ]);
-    // Listening on every address lets the network attack aim at the host's real addresses.
-    svc = await startTestService({ engines, flags: { host: '0.0.0.0' } });
+    svc = await startTestService({ engines });
     workerId = svc.workerId;
     const port = new URL(svc.url).port;
-    mountsBefore = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').length;
+    // A listener on every host address counts whoever reaches it: the network attack aims at it too.
+    hostListener = createServer((socket) => {
+      hostConnections += 1;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => hostListener.listen(0, '0.0.0.0', resolve));
+    const listenerPort = (hostListener.address() as { port: number }).port;
     const hostAddresses = Object.values(networkInterfaces())
       .flat()
       .filter((a) => a && a.family === 'IPv4')
       .map((a) => a!.address);
     const targets = [
       ...hostAddresses.map((a) => `tcp ${a} ${port}`),
+      ...hostAddresses.map((a) => `tcp ${a} ${listenerPort}`),
       'tcp 172.17.0.1 2375',
       'tcp 169.254.169.254 80',
       'dns example.com',
@@ -173,6 +181,7 @@ describe('containment: hostile engines stay in their box', () => {
   }, 300_000);
 
   afterAll(async () => {
+    hostListener?.close();
     await svc?.stop();
     expect(await leftoversOf(workerId)).toEqual({ containers: [], volumes: [] });
   });
@@ -263,6 +272,7 @@ describe('containment: hostile engines stay in their box', () => {
       expect(exit, label).not.toBe(0);
     expect(r.get('raw socket (ping)')?.output).toMatch(/permission denied/);
     expect(text).not.toMatch(/HTTP\/1\.|"status"/);
+    expect(hostConnections).toBe(0);
   });
 
   it('reading the host: kcore, keys, firmware, sockets and devices show nothing', async () => {
@@ -387,10 +397,10 @@ describe('containment: hostile engines stay in their box', () => {
 
   it('leaves the host as it was: kernel settings, mounts, disk, containers', async () => {
     expect(await hostFacts()).toEqual(factsBefore);
-    // Job filesystems are unmounted once their jobs are recorded.
-    await waitFor('job filesystems unmounted', async () =>
-      (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').length <= mountsBefore ? true : undefined,
-    );
+    // Job filesystems (under the data directory; other services on this host have their own) are unmounted.
+    const ours = async () =>
+      (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(svc.dataDir));
+    await waitFor('job filesystems unmounted', async () => ((await ours()).length === 0 ? true : undefined));
     // What the service keeps on disk: the database, inputs, capped logs and the results it accepted.
     expect(await diskUsage(svc.dataDir)).toBeLessThan(64 * MiB);
     const running = await docker.listContainers({ filters: { label: [`menagerie.worker=${workerId}`] } });
@@ -408,3 +418,58 @@ async function diskUsage(dir: string): Promise<number> {
   }
   return total;
 }
+
+describe('containment: hostile results when files cross by archive copies (a remote Docker engine)', () => {
+  let svc: TestService;
+  const names = [
+    'result-symlink',
+    'result-hardlink',
+    'result-fifo',
+    'result-dotdot',
+    'result-newline',
+    'result-sparse',
+    'result-gzip-bomb',
+  ];
+  const jobs = new Map<string, JobJson>();
+
+  beforeAll(async () => {
+    const engines = await writeEngines(attacks.filter((a) => names.includes(a.name as string)));
+    svc = await startTestService({ engines, flags: { jobIo: 'archive' } });
+    const ids = await Promise.all(
+      names.map(async (name) => [name, await submit(svc.url, name, Buffer.from('x'))] as const),
+    );
+    for (const [name, id] of ids) jobs.set(name, await waitForFinal(svc.url, id, 120_000));
+  }, 180_000);
+
+  afterAll(async () => {
+    const workerId = svc.workerId;
+    await svc.stop();
+    expect(await leftoversOf(workerId)).toEqual({ containers: [], volumes: [] });
+  });
+
+  it.each([
+    ['result-symlink', /symbolic link/],
+    ['result-fifo', /FIFO|not a regular file/],
+    ['result-dotdot', /symbolic link/],
+    ['result-newline', /control character/],
+    ['result-sparse', /^result too large \(more than 16 MiB\)$/],
+  ])('%s: refused from the tar stream, nothing served', async (name, reason) => {
+    const j = jobs.get(name)!;
+    expect(j.state).toBe('failed');
+    expect(j.reason).toMatch(reason);
+    expect((await fetch(`${svc.url}/link/${j.id}`)).status).toBe(404);
+  });
+
+  it('result-hardlink: Docker sends a lone hard-linked file as a plain file, so only its own bytes come out', async () => {
+    // The link can only point inside the same job volume; the engine's own file is what is read.
+    const j = jobs.get('result-hardlink')!;
+    expect(j.state).toBe('succeeded');
+    expect(await resultText(svc.url, j.id)).toBe('secret\n');
+  });
+
+  it('result-gzip-bomb: stored compressed, never expanded', () => {
+    const j = jobs.get('result-gzip-bomb')!;
+    expect(j.state).toBe('succeeded');
+    expect(j.result!.size).toBeLessThan(4 * MiB);
+  });
+});

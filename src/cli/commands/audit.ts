@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { DockerAuditProbe } from '../../adapters/runtime/docker/docker-audit.js';
 import { parseEnginesConfig } from '../../config/engines-config.js';
 import { loadConfig } from '../../config/load-config.js';
+import { apiExposureFindings } from '../../http/plugins/index.js';
 import { formatAudit, runAudit } from '../../services/audit/run-audit.js';
 import { ClientError, exitCodes } from '../client.js';
 
@@ -38,7 +39,11 @@ export function registerAudit(program: Command): void {
       });
       let report;
       try {
-        report = await runAudit(probe, { engines, apiHost: config.host, canary: options.canary });
+        report = await runAudit(probe, {
+          engines,
+          apiFindings: apiExposureFindings(config),
+          canary: options.canary,
+        });
       } catch (error) {
         throw new ClientError(
           `the Docker engine did not answer: ${(error as Error).message}`,

@@ -15,8 +15,8 @@ export interface AuditProbe {
 
 export interface AuditOptions {
   readonly engines: readonly EngineSpec[];
-  /** Address the HTTP API binds to (from the service config). */
-  readonly apiHost: string;
+  /** Findings on the HTTP API's exposure (auth, TLS, rate limits), judged from the service config. */
+  readonly apiFindings: readonly AuditFinding[];
   /** Run the live canaries (one container per engine). Default true. */
   readonly canary?: boolean;
 }
@@ -26,30 +26,9 @@ export interface AuditReport {
   readonly summary: { readonly pass: number; readonly warn: number; readonly fail: number };
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
-}
-
-/** Checks the API's exposure: until authentication and TLS exist, only loopback is safe. */
-export function checkApi(host: string): AuditFinding[] {
-  const local = isLoopback(host);
-  return [
-    {
-      status: local ? 'PASS' : 'FAIL',
-      check: 'api.exposure',
-      cis: null,
-      subject: 'api',
-      reason: local
-        ? `the HTTP API listens on ${host} only`
-        : `the HTTP API listens on ${host} with no authentication, TLS or rate limits: anyone who reaches it can submit files and read results`,
-      fix: local ? null : 'bind to 127.0.0.1 (--host) and put an authenticating TLS proxy in front',
-    },
-  ];
-}
-
 /** Runs every check: daemon, API, each engine's policy and (unless disabled) a live canary per engine. */
 export async function runAudit(probe: AuditProbe, options: AuditOptions): Promise<AuditReport> {
-  const findings: AuditFinding[] = [...checkDaemon(await probe.daemonFacts()), ...checkApi(options.apiHost)];
+  const findings: AuditFinding[] = [...checkDaemon(await probe.daemonFacts()), ...options.apiFindings];
   for (const engine of options.engines) {
     findings.push(...checkEngine(engine, probe.containerSpec(engine)));
     if (options.canary !== false) findings.push(...checkCanary(engine, await probe.runCanary(engine)));
