@@ -1,6 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { principalOf } from '../plugins/auth.js';
 
 const contentTypes = {
   archive: 'application/gzip',
@@ -10,13 +9,8 @@ const contentTypes = {
 const suffixes = { archive: '.tar.gz', file: '', stdout: '.stdout' };
 
 /** Streams a job's result with a download name. */
-export async function sendResult(
-  ctx: AppContext,
-  request: FastifyRequest,
-  id: string,
-  reply: FastifyReply,
-): Promise<FastifyReply> {
-  const { job, stream, size } = await ctx.service.openResult(id, principalOf(request));
+export async function sendResult(ctx: AppContext, id: string, reply: FastifyReply): Promise<FastifyReply> {
+  const { job, stream, size } = await ctx.service.openResult(id);
   const kind = job.result?.kind ?? 'file';
   const name = `${job.engine}-${job.id}-result${suffixes[kind]}`;
   return reply
