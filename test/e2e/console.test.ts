@@ -1,8 +1,10 @@
 // The web console in a real browser (Debian's Chromium, driven by playwright-core)
 // against the real service with real containers.
 
-import { readFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pino } from 'pino';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +17,10 @@ import {
   type JobJson,
   type TestService,
 } from '../helpers/service.js';
+import { openJobStore } from '../../src/adapters/store/open-job-store.js';
+import { KyselyTokenStore } from '../../src/adapters/store/sql/kysely-token-store.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { TokenService } from '../../src/services/token-service.js';
 
 // Screenshots for docs/ are written on request only, so that a test run leaves the tree clean:
 // UPDATE_SCREENSHOTS=1 npx vitest run test/e2e
@@ -22,8 +28,27 @@ const screenshots = process.env.UPDATE_SCREENSHOTS ? path.join(repoRoot, 'docs',
 const hostileName = '<img src=x onerror=alert(1)>.txt';
 const summaryJson = '{"verdict":"clean","hits":[1,2]}';
 
+/** Makes an API token in a data directory's store, as `menagerie token create` does. */
+async function createToken(dataDir: string): Promise<string> {
+  const config = loadConfig({ env: {}, flags: { data: dataDir } });
+  const store = openJobStore(config.db as string, pino({ level: 'silent' }));
+  try {
+    await store.migrate();
+    const tokens = new KyselyTokenStore(store.db);
+    const made = await new TokenService(tokens, tokens).create({
+      name: 'console-test',
+      scopes: ['read', 'submit'],
+      createdBy: 'console test',
+    });
+    return made.token;
+  } finally {
+    await store.close();
+  }
+}
+
 describe('the web console', () => {
   let svc: TestService;
+  let enginesFile: string;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -62,20 +87,19 @@ describe('the web console', () => {
 
   beforeAll(async () => {
     if (screenshots) await mkdir(screenshots, { recursive: true });
-    svc = await startTestService({
-      engines: await writeEngines([
-        testkitEngine('echo', { cmd: '/engine/echo.sh' }),
-        testkitEngine('ok', { cmd: '/engine/ok.sh' }),
-        testkitEngine('exit3', { cmd: '/engine/exit3.sh' }),
-        testkitEngine('sleep', { cmd: '/engine/sleep.sh', timeout: 20 }),
-        // Loosened on purpose (never run): the engines page must say so.
-        testkitEngine('loose', {
-          cmd: '/engine/ok.sh',
-          description: 'writable root filesystem, Docker seccomp profile',
-          security: { readOnlyRootfs: false, seccomp: 'docker-default' },
-        }),
-      ]),
-    });
+    enginesFile = await writeEngines([
+      testkitEngine('echo', { cmd: '/engine/echo.sh' }),
+      testkitEngine('ok', { cmd: '/engine/ok.sh' }),
+      testkitEngine('exit3', { cmd: '/engine/exit3.sh' }),
+      testkitEngine('sleep', { cmd: '/engine/sleep.sh', timeout: 20 }),
+      // Loosened on purpose (never run): the engines page must say so.
+      testkitEngine('loose', {
+        cmd: '/engine/ok.sh',
+        description: 'writable root filesystem, Docker seccomp profile',
+        security: { readOnlyRootfs: false, seccomp: 'docker-default' },
+      }),
+    ]);
+    svc = await startTestService({ engines: enginesFile });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       headless: true,
@@ -323,33 +347,36 @@ describe('the web console', () => {
     await shot(page, 'activity');
   });
 
-  it('asks for a token when the API answers 401, then sends it on every call', async () => {
-    const authed = await context.newPage();
-    // Its 401 answers are logged by the browser as console errors, on purpose here.
-    watch(authed, { consoleErrors: false });
-    const seen: { url: string; authorization: string | undefined }[] = [];
-    await authed.route('**/api/v1/**', async (route) => {
-      const request = route.request();
-      const authorization = request.headers()['authorization'];
-      seen.push({ url: request.url(), authorization });
-      if (authorization !== 'Bearer s3cret') {
-        await route.fulfill({
-          status: 401,
-          contentType: 'application/json',
-          body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'a token is needed' } }),
-        });
-        return;
-      }
-      await route.continue();
-    });
-    await authed.goto(`${svc.url}/console/#/engines`);
-    await authed.locator('#token-dialog[open]').waitFor();
-    await authed.locator('#token-input').fill('s3cret');
-    await authed.getByRole('button', { name: 'Use token' }).click();
-    await authed.locator('article.engine[data-engine="echo"]').waitFor();
-    expect(await authed.evaluate("sessionStorage.getItem('menagerie.token')")).toBe('s3cret');
-    expect(seen.some((s) => s.url.includes('/api/v1/events?access_token=s3cret'))).toBe(true);
-    await authed.close();
+  it('works with auth required: a 401 asks for the token, which then goes with every call', async () => {
+    // A second service on the same engines, with auth required and one read/submit token.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'menagerie-console-auth-'));
+    const token = await createToken(dataDir);
+    const secured = await startTestService({ engines: enginesFile, dataDir, flags: { auth: 'required' } });
+    try {
+      const authed = await context.newPage();
+      // The first calls answer 401, which the browser logs as console errors: expected here.
+      watch(authed, { consoleErrors: false });
+      const seen: { url: string; authorization: string | undefined }[] = [];
+      authed.on('request', (request) =>
+        seen.push({ url: request.url(), authorization: request.headers()['authorization'] }),
+      );
+      await authed.goto(`${secured.url}/console/#/engines`);
+      await authed.locator('#token-dialog[open]').waitFor();
+      await authed.locator('#token-input').fill(token);
+      await authed.getByRole('button', { name: 'Use token' }).click();
+      await authed.locator('article.engine[data-engine="echo"]').waitFor();
+      await expect.poll(() => authed.locator('#live').textContent()).toBe('live');
+      expect(await authed.evaluate("sessionStorage.getItem('menagerie.token')")).toBe(token);
+      const later = seen.filter((s) => s.url.includes('/api/v1/') && !s.url.includes('/api/v1/events'));
+      expect(later.at(-1)?.authorization).toBe(`Bearer ${token}`);
+      expect(seen.some((s) => s.url.includes(`/api/v1/events?access_token=${token}`))).toBe(true);
+      await authed.close();
+    } finally {
+      const workerId = secured.workerId;
+      await secured.stop();
+      await rm(dataDir, { recursive: true, force: true });
+      expect(await leftoversOf(workerId)).toEqual({ containers: [], volumes: [] });
+    }
   });
 
   it('runs under a strict content security policy that refuses inline script', async () => {
