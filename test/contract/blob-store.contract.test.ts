@@ -124,9 +124,7 @@ describe('internal blob endpoints', () => {
   });
 
   it('do not exist on an API node without a worker secret', async () => {
-    const response = await fetch(`${closed.url}/internal/v1/blobs/inputs/abc`, {
-      headers: { authorization: 'Bearer anything-at-all-here' },
-    });
+    const response = await fetch(`${closed.url}/internal/v1/blobs/inputs/abc`);
     expect(response.status).toBe(404);
   });
 

@@ -10,11 +10,9 @@ import amqp from 'amqplib';
 import { createScratchDatabase, testUrls, type ScratchDatabase } from '../contract/backends.js';
 import {
   docker,
-  getJob,
   leftoversOf,
   repoRoot,
   testkitEngine,
-  waitFor,
   writeEngines,
   type JobJson,
 } from '../helpers/service.js';
@@ -157,19 +155,21 @@ export async function startCluster(options: {
     },
     waitAllFinal: async (ids, timeoutMs = 60_000) => {
       const final = ['succeeded', 'failed', 'cancelled'];
-      return waitFor(
-        'every job to be final',
-        async () => {
-          const jobs: JobJson[] = [];
-          for (const id of ids) {
-            const job = await getJob(api.url!, id).catch(() => undefined);
-            if (!job || !final.includes(job.state)) return undefined;
-            jobs.push(job);
-          }
-          return jobs;
-        },
-        timeoutMs,
-      );
+      const deadline = Date.now() + timeoutMs;
+      // One list request per poll: a patient client, well inside the API's rate limit.
+      for (;;) {
+        const response = await fetch(`${api.url}/api/v1/jobs?engine=${engine}&limit=500`).catch(
+          () => undefined,
+        );
+        if (response?.ok) {
+          const { jobs } = (await response.json()) as { jobs: JobJson[] };
+          const byId = new Map(jobs.map((j) => [j.id, j]));
+          const wanted = ids.map((id) => byId.get(id));
+          if (wanted.every((j) => j && final.includes(j.state))) return wanted as JobJson[];
+        }
+        if (Date.now() > deadline) throw new Error('timed out waiting for every job to be final');
+        await new Promise((r) => setTimeout(r, 250));
+      }
     },
     messagesLeft: async () => {
       if (queueUrl === 'embedded') return 0;
