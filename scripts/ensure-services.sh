@@ -78,11 +78,12 @@ ensure_postgres() {
       cluster="$(pg_cluster)"
     fi
     read -r -a c <<<"$cluster"
-    local confd="/etc/postgresql/${c[0]}/${c[1]}/conf.d"
-    mkdir -p "$confd"
-    # loopback only; the default `localhost` would also bind ::1
-    printf "# Written by menagerie scripts/ensure-services.sh\nlisten_addresses = '127.0.0.1'\nport = 5432\n" >"$confd/menagerie.conf"
     if ! pg_answers; then
+      # Only a cluster started here is configured here: loopback only (the
+      # default `localhost` would also bind ::1), the port the tests expect.
+      local confd="/etc/postgresql/${c[0]}/${c[1]}/conf.d"
+      mkdir -p "$confd"
+      printf "# Written by menagerie scripts/ensure-services.sh\nlisten_addresses = '127.0.0.1'\nport = 5432\n" >"$confd/menagerie.conf"
       step "starting PostgreSQL ${c[0]}/${c[1]} on 127.0.0.1:5432 (log /var/log/postgresql/postgresql-${c[0]}-${c[1]}.log)…"
       mkdir -p "$MENAGERIE_LOG_DIR"
       pg_ctlcluster "${c[0]}" "${c[1]}" start >>"$MENAGERIE_LOG_DIR/postgresql-setup.log" 2>&1 || true
