@@ -9,7 +9,8 @@ import { FsBlobStore } from './adapters/blob/fs/fs-blob-store.js';
 import { HttpBlobStore } from './adapters/blob/http/http-blob-store.js';
 import { EmbeddedJobQueue } from './adapters/queue/embedded/embedded-job-queue.js';
 import { RabbitMqJobQueue } from './adapters/queue/rabbitmq/rabbitmq-job-queue.js';
-import { createDockerRuntime } from './adapters/runtime/docker/docker-runtime.js';
+import { createDockerRuntime, type DockerRuntime } from './adapters/runtime/docker/docker-runtime.js';
+import { registryDigest } from './adapters/runtime/docker/registry-digest.js';
 import { openJobStore } from './adapters/store/open-job-store.js';
 import type { KyselyJobStore } from './adapters/store/sql/kysely-job-store.js';
 import { KyselyTokenStore } from './adapters/store/sql/kysely-token-store.js';
@@ -133,11 +134,12 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
 
     let pool: WorkerPool | null = null;
     let runtime: ContainerRuntime | null = null;
+    let dockerRuntime: DockerRuntime | null = null;
     let runner: JobRunner | null = null;
     let workerId: string | null = null;
     if (config.role !== 'api') {
       workerId = workerIdFor(config);
-      runtime = await createDockerRuntime({
+      runtime = dockerRuntime = await createDockerRuntime({
         dockerHost: config.dockerHost,
         jobIo: config.jobIo,
         workDir: path.join(config.data, 'jobfs', workerId),
@@ -221,13 +223,17 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
           webhooks,
           reloadEngines: () => reloader.reload(),
           lastReload: () => reloader.lastResult,
-          imageInfo: async (name) => {
+          imageInfo: async (name, options) => {
             const engine = registry.find(name);
             const image =
               engine && activeRunner
                 ? await activeRunner.resolveImage(engine).catch(() => undefined)
                 : undefined;
-            return { digest: image?.digest ?? null, available: Boolean(image) };
+            const latest =
+              options?.checkRegistry && engine && dockerRuntime
+                ? await registryDigest(dockerRuntime.docker, engine.image)
+                : null;
+            return { digest: image?.digest ?? null, available: Boolean(image), registryDigest: latest };
           },
           readinessChecks: () => ({
             database: () => store.ping(),

@@ -35,7 +35,14 @@ export interface AppContext {
   /** The outcome of the last reload, null before the first. */
   lastReload(): ReloadResult | null;
   /** The image an engine would run now: its digest, or unavailable. */
-  imageInfo(engineName: string): Promise<{ digest: string | null; available: boolean }>;
+  /**
+   * The image an engine would run now: its digest, or unavailable; with
+   * `checkRegistry`, also the digest its registry serves under the tag now.
+   */
+  imageInfo(
+    engineName: string,
+    options?: { checkRegistry?: boolean },
+  ): Promise<{ digest: string | null; available: boolean; registryDigest: string | null }>;
   /** Backends that must answer for the service to be ready, by name. */
   readinessChecks(): Record<string, () => Promise<void>>;
 }

@@ -107,6 +107,14 @@ export const engineSchema = z
     description: z.string().nullable(),
     image: z.string(),
     digest: z.string().nullable(),
+    registryDigest: z
+      .string()
+      .nullable()
+      .describe('The digest the registry serves under the tag now (only with ?checkRegistry=true)'),
+    updateAvailable: z
+      .boolean()
+      .nullable()
+      .describe('A newer image sits under the tag than the one jobs run; null when not checked'),
     available: z.boolean(),
     workers: z.number().int(),
     sizeLimitBytes: z.number().int(),
@@ -123,7 +131,13 @@ export type EngineView = z.infer<typeof engineSchema>;
 
 export function engineView(
   engine: EngineSpec,
-  extra: { digest: string | null; available: boolean; queued: number; running: number },
+  extra: {
+    digest: string | null;
+    registryDigest: string | null;
+    available: boolean;
+    queued: number;
+    running: number;
+  },
 ): EngineView {
   const p = engine.policy;
   return {
@@ -131,6 +145,9 @@ export function engineView(
     description: engine.description,
     image: engine.image,
     digest: extra.digest,
+    registryDigest: extra.registryDigest,
+    updateAvailable:
+      extra.registryDigest && extra.digest ? !extra.digest.endsWith(`@${extra.registryDigest}`) : null,
     available: extra.available,
     workers: engine.workers,
     sizeLimitBytes: engine.sizeLimitBytes,

@@ -140,7 +140,8 @@ describe('the menagerie CLI, really run', () => {
   it('engines lists each engine with its image; --json gives the API objects', async () => {
     const text = await menagerie(['engines', '--server', svc.url]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^echo\s+localhost:5000\/testkit:stable\s+\S*sha256:/m);
+    expect(text.stdout).toMatch(/^echo\s+localhost:5000\/testkit:stable → sha256:[0-9a-f]{64}\s/m);
+    expect(text.stdout).not.toContain('newer image');
     const json = await menagerie(['engines', '--json', '--server', svc.url]);
     expect((JSON.parse(json.stdout) as { name: string }[]).map((e) => e.name).sort()).toEqual([
       'echo',

@@ -160,19 +160,27 @@ export function registerJobCommands(program: Command): void {
         name: string;
         image: string;
         digest: string | null;
+        registryDigest: string | null;
+        updateAvailable: boolean | null;
         available: boolean;
         workers: number;
         policy: { timeoutSeconds: number } & Record<string, unknown>;
       }[];
-    }>('/api/v1/engines');
+    }>('/api/v1/engines?checkRegistry=true');
     if (options.json) {
       process.stdout.write(JSON.stringify(engines) + '\n');
       return;
     }
     for (const e of engines) {
+      const digest = e.available ? (e.digest?.replace(/^.*@/, '') ?? '') : '(image missing)';
       process.stdout.write(
-        `${e.name.padEnd(16)} ${e.image}  ${e.available ? (e.digest ?? '') : '(image missing)'}  workers ${e.workers}, timeout ${e.policy.timeoutSeconds} s\n`,
+        `${e.name.padEnd(16)} ${e.image} → ${digest}  workers ${e.workers}, timeout ${e.policy.timeoutSeconds} s\n`,
       );
+      if (e.updateAvailable) {
+        process.stdout.write(
+          `${''.padEnd(16)} newer image under the tag: ${e.registryDigest} (pull it to run it: docker pull ${e.image})\n`,
+        );
+      }
       if (options.policy) process.stdout.write(formatPolicy(e.policy));
     }
   });

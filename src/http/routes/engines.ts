@@ -10,11 +10,18 @@ export function engineRoutes(ctx: AppContext): FastifyPluginAsync {
   const view = async (
     engine: EngineSpec,
     counts: Map<string, { queued: number; running: number }>,
+    checkRegistry: boolean,
   ): Promise<EngineView> => {
-    const image = await ctx.imageInfo(engine.name);
+    const image = await ctx.imageInfo(engine.name, { checkRegistry });
     const c = counts.get(engine.name) ?? { queued: 0, running: 0 };
     return engineView(engine, { ...image, ...c });
   };
+  const checkRegistryQuery = z.object({
+    checkRegistry: z
+      .enum(['true', 'false'])
+      .optional()
+      .describe("Also ask each image's registry for the digest under its tag (slower)"),
+  });
   const counts = async () => new Map((await ctx.store.engineStats()).map((s) => [s.engine, s]));
   return async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
@@ -24,12 +31,14 @@ export function engineRoutes(ctx: AppContext): FastifyPluginAsync {
         schema: {
           tags: ['engines'],
           summary: 'Engines, with image, digest and effective policy',
+          querystring: checkRegistryQuery,
           response: { 200: z.object({ engines: z.array(engineSchema) }) },
         },
       },
-      async () => {
+      async (request) => {
         const c = await counts();
-        return { engines: await Promise.all(ctx.registry.list().map((e) => view(e, c))) };
+        const check = request.query.checkRegistry === 'true';
+        return { engines: await Promise.all(ctx.registry.list().map((e) => view(e, c, check))) };
       },
     );
     r.post(
@@ -62,10 +71,12 @@ export function engineRoutes(ctx: AppContext): FastifyPluginAsync {
           tags: ['engines'],
           summary: 'One engine, with image, digest and effective policy',
           params: z.object({ name: z.string() }),
+          querystring: checkRegistryQuery,
           response: { 200: engineSchema, 404: errorSchema },
         },
       },
-      async (request) => view(ctx.registry.get(request.params.name), await counts()),
+      async (request) =>
+        view(ctx.registry.get(request.params.name), await counts(), request.query.checkRegistry === 'true'),
     );
   };
 }
