@@ -60,6 +60,7 @@ const attacks = [
   attack('cpu-spin', { timeout: 3 }),
   attack('never-exits', { timeout: 3 }),
   attack('disk-fill'),
+  attack('volume-fill', { resources: { ...limits, fsizeMb: 64 } }),
   attack('rootfs-write'),
   attack('network'),
   attack('host-read'),
@@ -117,6 +118,7 @@ describe('containment: hostile engines stay in their box', () => {
   let rssBaseline = 0;
   let rssPeak = 0;
   let healthyThroughout = true;
+  const windows = new Map<string, { startedAt: number; finishedAt: number }>();
   let hostListener: Server;
   let hostConnections = 0;
 
@@ -158,23 +160,29 @@ describe('containment: hostile engines stay in their box', () => {
       );
     }, 250);
     try {
-      const ids = new Map<string, string>();
-      for (const a of attacks) {
-        const name = a.name as string;
-        const input = name === 'network' ? targets.join('\n') + '\n' : `input for ${name}\n`;
-        ids.set(name, await submit(svc.url, name, Buffer.from(input)));
-      }
-      // The benign jobs run while the slow attacks hold their containers.
-      for (const name of ['fork-bomb', 'cpu-spin', 'flood']) {
-        await waitFor(`${name} running`, async () =>
-          (await getJob(svc.url, ids.get(name) as string)).state === 'running' ? true : undefined,
-        );
-      }
+      const ids = new Map<string, string>(
+        await Promise.all(
+          attacks.map(async (a) => {
+            const name = a.name as string;
+            const input = name === 'network' ? targets.join('\n') + '\n' : `input for ${name}\n`;
+            return [name, await submit(svc.url, name, Buffer.from(input))] as const;
+          }),
+        ),
+      );
+      // The benign jobs run while the attacks hold their containers (the flood runs longest).
+      await waitFor('the flood attack running', async () => {
+        const flood = await getJob(svc.url, ids.get('flood') as string);
+        if (flood.state === 'running') return true;
+        if (flood.state !== 'queued')
+          throw new Error(`the flood ended (${flood.state}) before the benign jobs started`);
+        return undefined;
+      });
       const benignIds = await Promise.all(
         [1, 2, 3].map((n) => submit(svc.url, 'benign', Buffer.from(`benign ${n}`))),
       );
       for (const id of benignIds) benign.push(await waitForFinal(svc.url, id, 60_000));
       for (const [name, id] of ids) jobs.set(name, await waitForFinal(svc.url, id, 180_000));
+      for (const j of [...benign, ...jobs.values()]) windows.set(j.id, await runWindow(svc.url, j.id));
     } finally {
       clearInterval(sampler);
     }
@@ -194,6 +202,13 @@ describe('containment: hostile engines stay in their box', () => {
 
   it('runs benign jobs to success while the attacks run beside them', async () => {
     expect(benign.map((j) => j.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const flood = windows.get(job('flood').id)!;
+    for (const b of benign) {
+      const w = windows.get(b.id)!;
+      expect(w.startedAt < flood.finishedAt && w.finishedAt > flood.startedAt, 'overlaps the flood').toBe(
+        true,
+      );
+    }
     expect(await resultText(svc.url, benign[0]!.id)).toBe('benign 1');
   });
 
@@ -243,6 +258,12 @@ describe('containment: hostile engines stay in their box', () => {
     expect(fsize?.exit === 153 || /File too large/.test(fsize?.output ?? ''), JSON.stringify(fsize)).toBe(
       true,
     );
+  });
+
+  it('filling the job volume: the engine fails, and the reason says the volume was full', () => {
+    const j = job('volume-fill');
+    expect(j.state).toBe('failed');
+    expect(j.reason).toBe('exit 1; the job volume (32 MiB) was full');
   });
 
   it('writing to the root filesystem fails everywhere', async () => {
@@ -407,6 +428,15 @@ describe('containment: hostile engines stay in their box', () => {
     expect(running).toEqual([]);
   });
 });
+
+/** When a job ran, from the API's timestamps. */
+async function runWindow(url: string, id: string): Promise<{ startedAt: number; finishedAt: number }> {
+  const j = (await (await fetch(`${url}/api/v1/jobs/${id}`)).json()) as {
+    startedAt: string;
+    finishedAt: string;
+  };
+  return { startedAt: Date.parse(j.startedAt), finishedAt: Date.parse(j.finishedAt) };
+}
 
 /** Bytes a directory tree takes on disk (allocated blocks, so sparse files count as what they use). */
 async function diskUsage(dir: string): Promise<number> {

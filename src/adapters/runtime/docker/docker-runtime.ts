@@ -16,6 +16,7 @@ import { collectFromDirectory } from '../result/collect-from-directory.js';
 import { collectFromTar } from '../result/collect-from-tar.js';
 import { defaultResultLimits, type ResultLimits } from '../result/result-rules.js';
 import { PidsLimitWatch } from './cgroup-events.js';
+import { ResourceWatch } from './resource-watch.js';
 import { buildContainerSpec, labels } from './container-spec.js';
 import { JobFilesystems, type IdMap } from './job-filesystem.js';
 import { CappedBuffer, CappedFile } from './output-capture.js';
@@ -225,9 +226,10 @@ export class DockerRuntime implements ContainerRuntime {
       let killedFor: 'timeout' | 'cancelled' | undefined;
       // Refused forks are counted in the container's cgroup, which goes with it: read it while it runs.
       const pidsWatch = this.jobIo === 'volume' ? new PidsLimitWatch(container.id) : undefined;
+      const usageWatch = this.jobIo === 'volume' ? new ResourceWatch(container.id) : undefined;
       const kill = (why: 'timeout' | 'cancelled'): void => {
         killedFor ??= why;
-        void (pidsWatch?.read() ?? Promise.resolve()).then(() =>
+        void Promise.all([pidsWatch?.read(), usageWatch?.read()]).then(() =>
           container.kill({ signal: 'SIGKILL' }).catch((error: unknown) => {
             if (statusOf(error) !== 409 && statusOf(error) !== 404) {
               this.logger.warn({ jobId, err: error }, 'kill failed');
@@ -241,6 +243,7 @@ export class DockerRuntime implements ContainerRuntime {
 
       await container.start();
       pidsWatch?.start();
+      usageWatch?.start();
       const started = performance.now();
       const timer = setTimeout(() => kill('timeout'), engine.policy.timeoutMs);
       let exit: { StatusCode: number };
@@ -249,6 +252,7 @@ export class DockerRuntime implements ContainerRuntime {
       } finally {
         clearTimeout(timer);
         pidsWatch?.stop();
+        usageWatch?.stop();
         request.signal.removeEventListener('abort', onAbort);
       }
       const runMs = performance.now() - started;
@@ -277,7 +281,8 @@ export class DockerRuntime implements ContainerRuntime {
       }
       if (mountPath) {
         const st = await statfs(mountPath).catch(() => undefined);
-        if (st && st.bavail * st.bsize < 64 * 1024) {
+        // ext4 keeps a little back even after ENOSPC (reserved and metadata blocks): under 2% or 1 MiB is full.
+        if (st && (st.bavail * st.bsize < 1024 * 1024 || st.bavail < st.blocks * 0.02)) {
           limitsHit.push(`the job volume (${Math.round(engine.policy.volumeBytes / 2 ** 20)} MiB) was full`);
         }
         if (st && st.ffree === 0) limitsHit.push('the job volume ran out of inodes');
@@ -309,6 +314,7 @@ export class DockerRuntime implements ContainerRuntime {
         summary,
         limitsHit,
         runMs,
+        usage: { peakMemoryBytes: usageWatch?.peakMemoryBytes ?? null, cpuMs: usageWatch?.cpuMs ?? null },
         startMs: started - t0,
         release,
       };
