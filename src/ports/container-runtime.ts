@@ -59,6 +59,8 @@ export interface RunOutcome {
   readonly limitsHit?: readonly string[];
   /** From container start to exit. */
   readonly runMs: number;
+  /** Peak memory and CPU time as last sampled while the container ran; null when not measured. */
+  readonly usage: { readonly peakMemoryBytes: number | null; readonly cpuMs: number | null };
   /** From the request to the container running. */
   readonly startMs: number;
   /** Removes the container, its volume and its filesystem; call once the outcome is recorded. */

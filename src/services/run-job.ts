@@ -271,7 +271,7 @@ export class JobRunner {
       imageDigest: image.digest,
       summary: cleanSummary(summary, this.deps.summaryMaxBytes),
       result,
-      usage: { peakMemoryBytes: null, cpuMs: null },
+      usage: run.usage,
       stdoutBytes: run.stdout.totalBytes,
       stderrBytes: run.stderr.totalBytes,
       logsTruncated: run.stdout.totalBytes > p.logMaxBytes || run.stderr.totalBytes > p.logMaxBytes,

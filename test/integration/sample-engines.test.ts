@@ -38,6 +38,15 @@ describe('the sample engines', () => {
     const id = await submit(svc.url, 'apktool', apk, 'framework-res.apk');
     const job = await waitForFinal(svc.url, id, 200_000);
     expect(job.state, job.reason ?? '').toBe('succeeded');
+    // A JVM decoding a 45 MB APK for seconds: its cgroup was sampled while it ran.
+    const usage = (
+      (await (await fetch(`${svc.url}/api/v1/jobs/${id}`)).json()) as {
+        usage: { peakMemoryBytes: number; cpuMs: number };
+      }
+    ).usage;
+    expect(usage.peakMemoryBytes).toBeGreaterThan(64 * 1024 * 1024);
+    expect(usage.peakMemoryBytes).toBeLessThanOrEqual(1024 * 1024 * 1024);
+    expect(usage.cpuMs).toBeGreaterThan(1000);
     const compat = (await (await fetch(`${svc.url}/result/${id}`)).json()) as {
       status: string;
       summary: string;
