@@ -84,7 +84,7 @@ export class JobRunner {
 
   async handle(delivery: Delivery): Promise<void> {
     const { store, logger } = this.deps;
-    const log = logger.child({ jobId: delivery.jobId, engine: delivery.engine, attempt: delivery.attempt });
+    let log = logger.child({ jobId: delivery.jobId, engine: delivery.engine, attempt: delivery.attempt });
     const job = await store.getJob(delivery.jobId);
     if (!job || isFinalState(job.state)) {
       await delivery.ack();
@@ -151,7 +151,11 @@ export class JobRunner {
           scratchDir: scratch,
           summaryMaxBytes: this.deps.summaryMaxBytes,
           signal: controller.signal,
-          onContainer: (containerId) => log.debug({ containerId }, 'container created'),
+          onContainer: (containerId) => {
+            // Every later line of this job names its container.
+            log = log.child({ containerId });
+            log.debug('container created');
+          },
         });
       } catch (error) {
         if (controller.signal.reason === shutdownReason) {
@@ -177,7 +181,6 @@ export class JobRunner {
       if (final) {
         log.info(
           {
-            containerId: outcome.containerId,
             state: final.state,
             reason: final.reason,
             runMs: Math.round(outcome.runMs),
