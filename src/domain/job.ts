@@ -52,6 +52,8 @@ export interface Job {
   readonly finishedAt: Date | null;
   /** When retention deleted the job's input, result and logs; null while they are kept. */
   readonly purgedAt: Date | null;
+  /** Name of the token that submitted the job; null when submitted without one. */
+  readonly owner: string | null;
 }
 
 /** What a worker records when a job reaches its final state. */

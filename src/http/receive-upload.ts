@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { MenagerieError, isMenagerieError } from '../domain/index.js';
 import type { EngineRegistry } from '../services/engine-registry.js';
+import { assertMaySubmit, principalOf } from './plugins/auth.js';
 import type { JobService, StagedInput } from '../services/job-service.js';
 
 export interface ReceivedUpload {
@@ -47,11 +48,24 @@ export async function receiveUpload(
     );
   }
   const engines = [...options.engines];
+  // Before any byte is stored: disk watermark, the token's engines, queue caps.
+  const principal = principalOf(request);
+  const admission = request.server.admission;
+  const admit = async (names: readonly string[]): Promise<void> => {
+    for (const name of names) options.registry.get(name);
+    assertMaySubmit(principal, names);
+    await admission?.checkQueues(names);
+  };
+  // The parser is attached before the checks wait on the disk and the database, so the
+  // end of a short (or truncated) body is not missed while they run.
+  const parts = request.parts();
+  await admission?.checkDisk();
+  await admit(engines);
   let staged: StagedInput | undefined;
   let fileName: string | undefined;
   const fields: Record<string, string> = {};
   try {
-    for await (const part of request.parts()) {
+    for await (const part of parts) {
       if (part.type === 'file') {
         if (part.fieldname !== options.fileField) {
           part.file.resume();
@@ -67,6 +81,7 @@ export async function receiveUpload(
             `send exactly one file in field "${options.fileField}"`,
           );
         }
+        await admit(engines);
         const known = engines.map((name) => options.registry.get(name));
         const limit = known.length
           ? Math.min(...known.map((e) => e.sizeLimitBytes))
@@ -74,6 +89,13 @@ export async function receiveUpload(
         const owner = known.length
           ? known.reduce((a, b) => (a.sizeLimitBytes <= b.sizeLimitBytes ? a : b)).name
           : undefined;
+        // The parser drops (destroys) the file stream of a body that ended early; the
+        // checks above may have waited past that, so look before streaming it.
+        if (part.file.destroyed)
+          throw new MenagerieError(
+            'MALFORMED_MULTIPART',
+            'the multipart body ended before the file did; resend it whole',
+          );
         staged = await options.service.stageInput(part.file, limit, owner);
         fileName = part.filename;
       } else if (options.engineField && part.fieldname === options.engineField) {
@@ -97,6 +119,15 @@ export async function receiveUpload(
       );
     }
     throw error;
+  }
+  if (staged && engines.length > options.engines.length) {
+    // Engines named after the file: checked now, and the stored file dropped if refused.
+    try {
+      await admit(engines);
+    } catch (error) {
+      await staged.abort();
+      throw error;
+    }
   }
   if (!staged) {
     throw new MenagerieError(

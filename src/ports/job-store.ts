@@ -7,12 +7,16 @@ export interface NewJob {
   readonly createdAt: Date;
   /** Where to announce the final state (an allowlisted URL), if the submitter asked. */
   readonly callbackUrl?: string;
+  /** Name of the submitting token; null or absent without one. */
+  readonly owner?: string | null;
 }
 
 export interface JobFilter {
   readonly engine?: string;
   readonly state?: JobState;
   readonly sha256?: string;
+  /** Only jobs of this owner (a caller without read-all sees only its own). */
+  readonly owner?: string;
 }
 
 export interface JobPage {

@@ -8,7 +8,13 @@ import {
   isFinalState,
   isJobId,
   newJobId,
+  listOwnerFilter,
+  mayRead,
+  maySubmitTo,
+  ownerOf,
+  hasScope,
   type Job,
+  type Principal,
 } from '../domain/index.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { JobQueue } from '../ports/job-queue.js';
@@ -63,6 +69,14 @@ export class JobService {
    */
   async stageInput(source: Readable, limitBytes: number, limitOwner?: string): Promise<StagedInput> {
     const upload = await this.deps.blobs.begin();
+    // A source dropped while the blob store got ready would never end the pipeline below.
+    if (source.destroyed) {
+      await upload.abort();
+      throw new MenagerieError(
+        'MALFORMED_MULTIPART',
+        'the upload ended before the file did; resend it whole',
+      );
+    }
     const hash = createHash('sha256');
     let size = 0;
     const meter = new Transform({
@@ -104,9 +118,23 @@ export class JobService {
     engineNames: readonly string[],
     staged: StagedInput,
     fileName: string | undefined,
-    options: { callbackUrl?: string } = {},
+    options: { callbackUrl?: string; principal: Principal },
   ): Promise<Job[]> {
-    const engines = [...new Set(engineNames)].map((name) => this.deps.engines.get(name));
+    const { principal } = options;
+    let engines;
+    try {
+      engines = [...new Set(engineNames)].map((name) => this.deps.engines.get(name));
+      for (const engine of engines) {
+        if (!maySubmitTo(principal, engine.name))
+          throw new MenagerieError(
+            'FORBIDDEN',
+            `token ${principal.name} may not submit to engine ${engine.name}${principal.engines ? `; it may submit to ${principal.engines.join(', ')}` : ''}`,
+          );
+      }
+    } catch (error) {
+      await staged.abort();
+      throw error;
+    }
     if (engines.length === 0) {
       await staged.abort();
       throw new MenagerieError('ENGINE_MISSING', 'name at least one engine (form field "engine")');
@@ -125,6 +153,7 @@ export class JobService {
       engine: engine.name,
       input,
       ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+      owner: ownerOf(principal),
       createdAt,
     }));
     await this.deps.store.insertJobs(jobs);
@@ -151,8 +180,11 @@ export class JobService {
     return stored;
   }
 
-  /** @throws INVALID_JOB_ID, JOB_NOT_FOUND */
-  async getJob(id: string): Promise<Job> {
+  /**
+   * A job the principal may read: another owner's job is JOB_NOT_FOUND, the
+   * same answer as a job that does not exist. @throws INVALID_JOB_ID, JOB_NOT_FOUND
+   */
+  async getJob(id: string, principal: Principal): Promise<Job> {
     if (!isJobId(id)) {
       throw new MenagerieError(
         'INVALID_JOB_ID',
@@ -160,17 +192,20 @@ export class JobService {
       );
     }
     const job = await this.deps.store.getJob(id);
-    if (!job) throw new MenagerieError('JOB_NOT_FOUND', `no job has id ${id}`);
+    if (!job || !mayRead(principal, job.owner))
+      throw new MenagerieError('JOB_NOT_FOUND', `no job has id ${id}`);
     return job;
   }
 
-  listJobs(filter: JobFilter, cursor: string | null, limit: number): Promise<JobPage> {
-    return this.deps.store.listJobs(filter, cursor, limit);
+  /** Jobs the principal may read: its own, or every job with read-all. */
+  listJobs(filter: JobFilter, cursor: string | null, limit: number, principal: Principal): Promise<JobPage> {
+    const owner = listOwnerFilter(principal);
+    return this.deps.store.listJobs(owner === undefined ? filter : { ...filter, owner }, cursor, limit);
   }
 
   /** The result's bytes. @throws RESULT_NOT_READY, RESULT_NOT_AVAILABLE */
-  async openResult(id: string): Promise<{ job: Job; stream: Readable; size: number }> {
-    const job = await this.getJob(id);
+  async openResult(id: string, principal: Principal): Promise<{ job: Job; stream: Readable; size: number }> {
+    const job = await this.getJob(id, principal);
     if (!isFinalState(job.state)) {
       throw new MenagerieError(
         'RESULT_NOT_READY',
@@ -190,8 +225,8 @@ export class JobService {
   }
 
   /** The capped stdout and stderr of the job's last run. */
-  async readLogs(id: string): Promise<{ job: Job; stdout: Buffer; stderr: Buffer }> {
-    const job = await this.getJob(id);
+  async readLogs(id: string, principal: Principal): Promise<{ job: Job; stdout: Buffer; stderr: Buffer }> {
+    const job = await this.getJob(id, principal);
     this.refusePurged(job);
     const read = async (key: string): Promise<Buffer> => {
       if (!(await this.deps.blobs.stat(key))) return Buffer.alloc(0);
@@ -217,10 +252,19 @@ export class JobService {
 
   /**
    * Cancels a live job: it is final at once; a running container is stopped by its worker.
-   * @throws JOB_ALREADY_FINISHED
+   * The owner may cancel its jobs; another's (visible with read-all) needs admin.
+   * @throws JOB_ALREADY_FINISHED, FORBIDDEN
    */
-  async cancel(id: string): Promise<Job> {
-    const job = await this.getJob(id);
+  async cancel(id: string, principal: Principal): Promise<Job> {
+    const job = await this.getJob(id, principal);
+    const own = job.owner === ownerOf(principal);
+    if (!hasScope(principal, 'admin') && !(own && hasScope(principal, 'submit')))
+      throw new MenagerieError(
+        'FORBIDDEN',
+        own
+          ? `token ${principal.name} may not cancel: it needs scope submit`
+          : `job ${id} belongs to another token; cancelling it needs scope admin`,
+      );
     const changed = await this.deps.store.finishJob(id, {
       ...endedWithoutRun('cancelled', 'cancelled by request'),
       imageDigest: job.imageDigest,
@@ -232,7 +276,7 @@ export class JobService {
       );
     }
     this.deps.events.requestCancel(id);
-    const cancelled = await this.getJob(id);
+    const cancelled = await this.getJob(id, principal);
     this.deps.metrics.jobsFinished.inc({ engine: cancelled.engine, state: 'cancelled' });
     this.deps.events.emit(cancelled);
     return cancelled;

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { compatibleStatus } from '../../domain/index.js';
 import type { AppContext } from '../app-context.js';
+import { principalOf } from '../plugins/auth.js';
 import { receiveUpload } from '../receive-upload.js';
 import { errorSchema } from '../views.js';
 import { sendResult } from './send-result.js';
@@ -35,7 +36,9 @@ export function compatibleRoutes(ctx: AppContext): FastifyPluginAsync {
           registry: ctx.registry,
           service: ctx.service,
         });
-        const [job] = await ctx.service.submit(upload.engines, upload.staged, upload.fileName);
+        const [job] = await ctx.service.submit(upload.engines, upload.staged, upload.fileName, {
+          principal: principalOf(request),
+        });
         return { jobid: job!.id };
       },
     );
@@ -59,7 +62,7 @@ export function compatibleRoutes(ctx: AppContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const job = await ctx.service.getJob(request.params.id);
+        const job = await ctx.service.getJob(request.params.id, principalOf(request));
         const status = compatibleStatus(job.state);
         const summary = job.summary ?? (status === 'Failed' && job.reason ? job.reason : '');
         return { status, summary, link: `/link/${job.id}` };
@@ -75,7 +78,7 @@ export function compatibleRoutes(ctx: AppContext): FastifyPluginAsync {
           params: z.object({ id: z.string() }),
         },
       },
-      async (request, reply) => sendResult(ctx, request.params.id, reply),
+      async (request, reply) => sendResult(ctx, request, request.params.id, reply),
     );
   };
 }

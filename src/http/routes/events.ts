@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { mayRead } from '../../domain/index.js';
 import type { AppContext } from '../app-context.js';
+import { principalOf } from '../plugins/auth.js';
 import { jobView } from '../views.js';
 
 /** Interval of keep-alive comments on the event stream, ms (proxies drop idle streams). */
@@ -18,6 +20,7 @@ export function eventRoutes(ctx: AppContext): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
+        const principal = principalOf(request);
         reply.hijack();
         const raw = reply.raw;
         raw.writeHead(200, {
@@ -28,6 +31,8 @@ export function eventRoutes(ctx: AppContext): FastifyPluginAsync {
         });
         raw.write(': connected\n\n');
         const unsubscribe = ctx.events.onJob((job) => {
+          // Only jobs this caller may read: its own, or all with read-all.
+          if (!mayRead(principal, job.owner)) return;
           raw.write(`event: job\nid: ${job.id}\ndata: ${JSON.stringify(jobView(job))}\n\n`);
         });
         const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), heartbeatMs);

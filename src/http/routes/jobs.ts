@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { jobStates } from '../../domain/index.js';
 import type { AppContext } from '../app-context.js';
+import { principalOf } from '../plugins/auth.js';
 import { receiveUpload } from '../receive-upload.js';
 import { errorSchema, jobSchema, jobView, webhookSchema } from '../views.js';
 import { sendResult } from './send-result.js';
@@ -55,6 +56,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
         const callback = upload.fields.callback ?? request.query.callback;
         const jobs = await ctx.service.submit(upload.engines, upload.staged, upload.fileName, {
           ...(callback ? { callbackUrl: ctx.webhooks.checkCallback(callback) } : {}),
+          principal: principalOf(request),
         });
         return reply.code(201).send({ jobs: jobs.map(jobView) });
       },
@@ -88,6 +90,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           { engine, state: state as (typeof jobStates)[number] | undefined, sha256 },
           cursor ?? null,
           limit,
+          principalOf(request),
         );
         return { jobs: page.jobs.map(jobView), nextCursor: page.nextCursor };
       },
@@ -108,7 +111,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const job = await ctx.service.getJob(request.params.id);
+        const job = await ctx.service.getJob(request.params.id, principalOf(request));
         const delivery = await ctx.webhooks.deliveryOf(job);
         return {
           ...jobView(job),
@@ -134,7 +137,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           params: idParams,
         },
       },
-      async (request, reply) => sendResult(ctx, request.params.id, reply),
+      async (request, reply) => sendResult(ctx, request, request.params.id, reply),
     );
 
     r.get(
@@ -158,7 +161,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { job, stdout, stderr } = await ctx.service.readLogs(request.params.id);
+        const { job, stdout, stderr } = await ctx.service.readLogs(request.params.id, principalOf(request));
         return {
           stdout: stdout.toString('utf8'),
           stderr: stderr.toString('utf8'),
@@ -179,7 +182,7 @@ export function jobRoutes(ctx: AppContext): FastifyPluginAsync {
           response: { 200: jobSchema, 400: errorSchema, 404: errorSchema, 409: errorSchema },
         },
       },
-      async (request) => jobView(await ctx.service.cancel(request.params.id)),
+      async (request) => jobView(await ctx.service.cancel(request.params.id, principalOf(request))),
     );
   };
 }

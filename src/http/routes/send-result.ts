@@ -1,5 +1,6 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
+import { principalOf } from '../plugins/auth.js';
 
 const contentTypes = {
   archive: 'application/gzip',
@@ -9,8 +10,13 @@ const contentTypes = {
 const suffixes = { archive: '.tar.gz', file: '', stdout: '.stdout' };
 
 /** Streams a job's result with a download name. */
-export async function sendResult(ctx: AppContext, id: string, reply: FastifyReply): Promise<FastifyReply> {
-  const { job, stream, size } = await ctx.service.openResult(id);
+export async function sendResult(
+  ctx: AppContext,
+  request: FastifyRequest,
+  id: string,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const { job, stream, size } = await ctx.service.openResult(id, principalOf(request));
   const kind = job.result?.kind ?? 'file';
   const name = `${job.engine}-${job.id}-result${suffixes[kind]}`;
   return reply

@@ -41,6 +41,7 @@ export function rowToJob(row: Selectable<JobsTable>): Job {
     startedAt: toDate(row.started_at),
     finishedAt: toDate(row.finished_at),
     purgedAt: toDate(row.purged_at),
+    owner: row.owner ?? null,
   };
 }
 
@@ -157,6 +158,7 @@ export class KyselyJobStore implements JobStore {
           enqueued: 0,
           created_at: job.createdAt.getTime(),
           callback_url: job.callbackUrl ?? null,
+          owner: job.owner ?? null,
         })),
       )
       .execute();
@@ -172,6 +174,7 @@ export class KyselyJobStore implements JobStore {
     if (filter.engine) query = query.where('engine', '=', filter.engine);
     if (filter.state) query = query.where('state', '=', filter.state);
     if (filter.sha256) query = query.where('input_sha256', '=', filter.sha256.toLowerCase());
+    if (filter.owner !== undefined) query = query.where('owner', '=', filter.owner);
     if (cursor) query = query.where('seq', '<', decodeCursor(cursor));
     const rows = await query
       .orderBy('seq', 'desc')
