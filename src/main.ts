@@ -170,7 +170,15 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
             'engine image is missing and could not be pulled',
           );
       }
-      const workers = new WorkerPool({ queue, runner, engines: registry, workerId, logger });
+      const workers = new WorkerPool({
+        queue,
+        runner,
+        engines: registry,
+        workerId,
+        logger,
+        store,
+        events,
+      });
       pool = workers;
       workers.start();
       stops.push(() => workers.stop(10_000));

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { JobQueue, Subscription } from '../ports/job-queue.js';
+import type { JobStore } from '../ports/job-store.js';
 import type { EngineRegistry } from '../services/engine-registry.js';
+import type { JobEvents } from '../services/job-events.js';
 import type { JobRunner } from '../services/run-job.js';
 
 /** Extra lease time past an engine's timeout, for setup, result copy and cleanup, ms. */
@@ -12,11 +14,17 @@ interface EngineSubscription {
   readonly subscription: Subscription;
 }
 
+/** How often a worker looks for cancels, recorded by an API node in another process, of the jobs it runs, ms. */
+const cancelPollMs = 2000;
+
 /** Per engine, `workers` concurrent jobs taken from the queue and run. */
 export class WorkerPool {
   private readonly subscriptions = new Map<string, EngineSubscription>();
   /** Subscriptions closing after a reload: their jobs under way finish first. */
   private readonly draining = new Set<Promise<void>>();
+  /** Jobs under way here, watched for cancels made elsewhere. */
+  private readonly active = new Set<string>();
+  private cancelTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: {
@@ -25,10 +33,27 @@ export class WorkerPool {
       engines: EngineRegistry;
       workerId: string;
       logger: Logger;
+      /** With both, a cancel recorded by another process stops the run here. */
+      store?: JobStore;
+      events?: JobEvents;
     },
   ) {}
 
   start(): void {
+    const { store, events } = this.deps;
+    if (store && events) {
+      // A cancel on another node is only a row in the database: stop the run
+      // through the in-process signal the runner listens to.
+      this.cancelTimer = setInterval(() => {
+        void (async () => {
+          for (const jobId of [...this.active]) {
+            const job = await store.getJob(jobId).catch(() => undefined);
+            if (job?.state === 'cancelled') events.requestCancel(jobId);
+          }
+        })();
+      }, cancelPollMs);
+      this.cancelTimer.unref();
+    }
     this.reconcile();
   }
 
@@ -57,7 +82,14 @@ export class WorkerPool {
             leaseMs: engine.policy.timeoutMs + leaseMarginMs,
             consumerId: this.deps.workerId,
           },
-          (delivery) => this.deps.runner.handle(delivery),
+          async (delivery) => {
+            this.active.add(delivery.jobId);
+            try {
+              await this.deps.runner.handle(delivery);
+            } finally {
+              this.active.delete(delivery.jobId);
+            }
+          },
         ),
       });
     }
@@ -68,6 +100,7 @@ export class WorkerPool {
    * their containers and puts them back on the queue.
    */
   async stop(graceMs: number): Promise<void> {
+    if (this.cancelTimer) clearInterval(this.cancelTimer);
     const closing = Promise.all([
       ...[...this.subscriptions.values()].map((s) => s.subscription.close()),
       ...this.draining,
