@@ -49,9 +49,9 @@ describe('menagerie engine new and build', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('exists already');
 
-    const built = await menagerie(['engine', 'build', name], dir);
+    const built = await menagerie(['engine', 'build', name, '--json'], dir);
     expect(built.code, built.stderr).toBe(0);
-    expect(built.stdout).toContain(`built ${image}`);
+    expect(JSON.parse(built.stdout)).toEqual({ engine: name, image, built: true });
 
     const svc = await startTestService({ engines: path.join(dir, 'engines', 'engines.json') });
     try {

@@ -23,10 +23,14 @@ async function imageOf(enginesFile: string, name: string): Promise<string> {
   return engine.image;
 }
 
-function docker(args: string[]): Promise<void> {
+/** Runs the docker client; with `quiet`, its output goes to stderr so stdout stays JSON. */
+function docker(args: string[], quiet = false): Promise<void> {
   return new Promise((resolve, reject) => {
     // The legacy builder: BuildKit's buildx plugin is not part of Debian's docker.io.
-    const child = spawn('docker', args, { stdio: 'inherit', env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+    const child = spawn('docker', args, {
+      stdio: ['ignore', quiet ? process.stderr : 'inherit', 'inherit'],
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    });
     child.on('error', (error) =>
       reject(new ClientError(`cannot run docker: ${error.message}`, exitCodes.internal)),
     );
@@ -85,10 +89,13 @@ export function registerEngineCommands(program: Command): void {
     .argument('<name>', 'engine name')
     .addOption(enginesOption())
     .option('--dir <dir>', 'where engine folders live', 'engines')
+    .option('--json', 'print JSON for scripts (docker output goes to stderr)')
     .action(async (name: string, options) => {
       const image = await imageOf(options.engines, name);
-      await docker(['build', '--force-rm', '-t', image, path.join(options.dir, name)]);
-      process.stdout.write(`built ${image}\n`);
+      await docker(['build', '--force-rm', '-t', image, path.join(options.dir, name)], Boolean(options.json));
+      process.stdout.write(
+        options.json ? JSON.stringify({ engine: name, image, built: true }) + '\n' : `built ${image}\n`,
+      );
     });
 
   engine
@@ -96,9 +103,12 @@ export function registerEngineCommands(program: Command): void {
     .description("Push an engine's image to its registry")
     .argument('<name>', 'engine name')
     .addOption(enginesOption())
+    .option('--json', 'print JSON for scripts (docker output goes to stderr)')
     .action(async (name: string, options) => {
       const image = await imageOf(options.engines, name);
-      await docker(['push', image]);
-      process.stdout.write(`pushed ${image}\n`);
+      await docker(['push', image], Boolean(options.json));
+      process.stdout.write(
+        options.json ? JSON.stringify({ engine: name, image, pushed: true }) + '\n' : `pushed ${image}\n`,
+      );
     });
 }
