@@ -101,10 +101,11 @@ export async function downloadWithToken(href, fileName) {
  * while the file streams. `onProgress(sentBytes, totalBytes)`.
  * Resolves with the created jobs; rejects with ApiError.
  */
-export function submitFile(file, engines, onProgress) {
+export function submitFile(file, engines, onProgress, { callback } = {}) {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     for (const engine of engines) form.append('engine', engine);
+    if (callback) form.append('callback', callback);
     form.append('file', file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', `${API}/jobs`);

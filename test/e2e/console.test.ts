@@ -338,6 +338,27 @@ describe('the web console', () => {
       .toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
   });
 
+  it('says why the service refused an upload', async () => {
+    // A fresh submit page (the previous test left this one with engines ticked).
+    await page.goto(`${svc.url}/console/#/jobs`);
+    await page.goto(`${svc.url}/console/#/submit`);
+    await page.locator('input[name=engine][value=ok]').check();
+    await page
+      .locator('#submit-files')
+      .setInputFiles({ name: 'refused.txt', mimeType: 'text/plain', buffer: Buffer.from('x') });
+    // No callback allowlist is configured here, so any webhook URL is refused before anything is stored.
+    await page.getByText('Options').click();
+    await page.locator('input[name=callback]').fill('http://127.0.0.1:9/hook');
+    await page.getByRole('button', { name: /Submit 1 file to 1 engine/ }).click();
+    const item = page.locator('.uploads li.failed', { hasText: 'refused.txt' });
+    await item.waitFor();
+    expect(await item.textContent()).toMatch(/callback|allow/i);
+    // The browser logs the refused request itself as a console error: expected here, and only here.
+    const logged = problems.findIndex((p) => p.includes('status of 400'));
+    expect(logged).toBeGreaterThanOrEqual(0);
+    problems.splice(logged, 1);
+  });
+
   it('draws the last hour as charts', async () => {
     await page.goto(`${svc.url}/console/#/activity`);
     await page.locator('svg.chart rect.fill-succeeded').first().waitFor();

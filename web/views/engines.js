@@ -198,6 +198,13 @@ function engineCard(engine, stats) {
       'header',
       { class: 'engine-head' },
       h('h2', { text: engine.name }),
+      engine.updateAvailable
+        ? h('span', {
+            class: 'badge state-queued',
+            title: engine.registryDigest ? `the registry now serves ${engine.registryDigest}` : null,
+            text: 'newer image under the tag',
+          })
+        : null,
       h('span', {
         class: `badge ${engine.available ? 'state-succeeded' : 'state-failed'}`,
         text: engine.available ? 'ready' : 'image missing',

@@ -78,9 +78,20 @@ export function renderJob(container, id) {
 
   const unsubscribe = events.onJob((next) => {
     if (!job || next.id !== job.id) return;
-    job = next;
+    const wasFinal = FINAL_STATES.has(job.state);
+    // Events carry the job without its webhook delivery: keep the last one known.
+    job = { ...next, webhook: job.webhook };
     draw();
     loadLogs();
+    // Once final, read the job once more for its webhook delivery (the event does not carry it).
+    if (!wasFinal && FINAL_STATES.has(next.state) && job.webhook)
+      api
+        .job(next.id)
+        .then((fresh) => {
+          job = fresh;
+          draw();
+        })
+        .catch(() => {});
   });
 
   api
@@ -206,10 +217,28 @@ function jobParts(job, logs, logsError, { cancel, download, actionMessage }) {
             : h('span', { class: 'muted', text: live ? 'recorded when it runs' : 'not recorded' }),
         ],
       ]),
+      job.webhook ? webhookCard(job.webhook) : null,
     ),
     summaryPanel(job),
     logsPanel(job, logs, logsError),
   ];
+}
+
+function webhookCard(hook) {
+  const tone = hook.state === 'failed' ? 'failed' : null;
+  return card(
+    'Webhook',
+    [
+      ['Callback', h('span', { class: 'mono break', text: hook.url })],
+      ['Delivery', h('span', { class: `badge hook-${hook.state}`, text: hook.state })],
+      ['Attempts', String(hook.attempts)],
+      ['Last answer', hook.lastStatus === null ? null : `HTTP ${hook.lastStatus}`],
+      ['Last error', hook.lastError ? h('span', { class: 'reason-text', text: hook.lastError }) : null],
+      ['Delivered', hook.deliveredAt ? timeEl(hook.deliveredAt) : null],
+      ['Next attempt', hook.nextAttemptAt ? timeEl(hook.nextAttemptAt) : null],
+    ],
+    tone,
+  );
 }
 
 function waitMs(job) {

@@ -34,6 +34,13 @@ export function renderSubmit(container) {
   const submitButton = h('button', { type: 'submit', class: 'primary big', disabled: true, text: 'Submit' });
   const message = h('p', { class: 'form-message', role: 'status' });
   const uploads = h('ul', { class: 'uploads' });
+  const callbackInput = h('input', {
+    type: 'url',
+    name: 'callback',
+    placeholder: 'https://…',
+    spellcheck: 'false',
+    autocomplete: 'off',
+  });
   const jobsHolder = h('div', { class: 'followed' });
 
   const chosenEngines = () =>
@@ -166,11 +173,16 @@ export function renderSubmit(container) {
       uploads.prepend(item);
       if (!targets.length) continue;
       try {
-        const jobs = await submitFile(file, targets, (sent, total) => {
-          bar.max = total;
-          bar.value = sent;
-          state.textContent = `${Math.floor((sent / total) * 100)} %`;
-        });
+        const jobs = await submitFile(
+          file,
+          targets,
+          (sent, total) => {
+            bar.max = total;
+            bar.value = sent;
+            state.textContent = `${Math.floor((sent / total) * 100)} %`;
+          },
+          { callback: callbackInput.value.trim() },
+        );
         bar.value = bar.max;
         state.textContent = `${plural(jobs.length, 'job')} created`;
         item.classList.add('ok');
@@ -198,6 +210,18 @@ export function renderSubmit(container) {
           { class: 'submit-grid' },
           h('div', { class: 'panel' }, h('h2', { text: '1 · Files' }), dropzone, fileInput, fileList),
           h('div', { class: 'panel' }, h('h2', { text: '2 · Engines' }), engineList),
+        ),
+        h(
+          'details',
+          { class: 'options' },
+          h('summary', { text: 'Options' }),
+          h(
+            'label',
+            { class: 'option' },
+            'Webhook called when each job is final ',
+            callbackInput,
+            h('span', { class: 'muted', text: "must be on the operator's allowlist" }),
+          ),
         ),
         h('div', { class: 'row' }, submitButton, message),
       ),
