@@ -19,6 +19,9 @@ export const errorCatalogue = {
   ENGINE_MISSING: { status: 400, title: 'No engine was named for the submission.' },
   INVALID_JOB_ID: { status: 400, title: 'The job id is not of the form the service issues.' },
   INVALID_CURSOR: { status: 400, title: 'The paging cursor is not one the service issued.' },
+  MALFORMED_REQUEST: { status: 400, title: 'The request is not valid HTTP/1.1 (answered before routing).' },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request (headers or body) did not arrive in time.' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'The request head is larger than the server accepts.' },
   UNAUTHORIZED: {
     status: 401,
     title: 'The request carries no valid token (missing, unknown, expired or revoked).',
