@@ -162,13 +162,16 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
       });
       stops.push(async () => runner?.close());
       await recoverWorker({ store, queue, runtime, workerId, logger });
+      const missingImages: string[] = [];
       for (const engine of engines) {
         const image = await runner.resolveImage(engine).catch(() => undefined);
-        if (!image)
-          logger.warn(
-            { engine: engine.name, image: engine.image },
-            'engine image is missing and could not be pulled',
+        if (!image) {
+          missingImages.push(engine.name);
+          logger.error(
+            { engine: engine.name, image: engine.image, workerId },
+            'engine image is missing on this worker node and could not be pulled; its jobs taken here will fail',
           );
+        }
       }
       const workers = new WorkerPool({
         queue,
@@ -182,7 +185,10 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
       pool = workers;
       workers.start();
       stops.push(() => workers.stop(10_000));
-      logger.info({ workerId, jobIo: runtime.jobIo, engines: engines.map((e) => e.name) }, 'worker started');
+      logger.info(
+        { workerId, jobIo: runtime.jobIo, engines: engines.map((e) => e.name), missingImages },
+        'worker started',
+      );
     }
 
     const reloader = new EngineReloader({
