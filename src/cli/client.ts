@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import path from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 /** A failure talking to a server, with the exit code scripts can rely on. */
 export class ClientError extends Error {
@@ -27,9 +28,41 @@ export const exitCodes = {
   internal: 1,
 } as const;
 
+/** How the client proves who it is and whom it trusts. */
+export interface ClientAuth {
+  /** API token, sent as `Authorization: Bearer` on every request. */
+  readonly token?: string | undefined;
+  /** PEM CA file that signed the server's certificate (for a private CA). */
+  readonly ca?: string | undefined;
+}
+
 /** A small client of the HTTP API, for the CLI. */
 export class MenagerieClient {
-  constructor(private readonly server: string) {}
+  private readonly fetcher: typeof fetch;
+
+  constructor(
+    private readonly server: string,
+    private readonly auth: ClientAuth = {},
+  ) {
+    this.fetcher = fetch;
+    if (auth.ca) {
+      let ca: Buffer;
+      try {
+        ca = readFileSync(auth.ca);
+      } catch (error) {
+        throw new ClientError(
+          `cannot read the CA file ${auth.ca}: ${(error as Error).message}`,
+          exitCodes.usage,
+        );
+      }
+      // Node's fetch takes no CA; undici's own fetch with an Agent that trusts this one does.
+      const dispatcher = new Agent({ connect: { ca } });
+      this.fetcher = ((input: string, init?: RequestInit) =>
+        undiciFetch(input, { ...(init as object), dispatcher } as Parameters<
+          typeof undiciFetch
+        >[1])) as unknown as typeof fetch;
+    }
+  }
 
   private url(pathname: string): string {
     return new URL(pathname, this.server.endsWith('/') ? this.server : this.server + '/').toString();
@@ -38,7 +71,9 @@ export class MenagerieClient {
   async request(pathname: string, init?: RequestInit): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(this.url(pathname.replace(/^\//, '')), init);
+      const headers = new Headers(init?.headers);
+      if (this.auth.token) headers.set('authorization', `Bearer ${this.auth.token}`);
+      response = await this.fetcher(this.url(pathname.replace(/^\//, '')), { ...init, headers });
     } catch (error) {
       throw new ClientError(
         `cannot reach ${this.server} (${((error as Error).cause as Error)?.message ?? (error as Error).message}); is "menagerie serve" running?`,

@@ -157,6 +157,15 @@ describe('API access control with --auth required', () => {
     expect(list.stdout).not.toContain(t.alice!.slice(-43));
   });
 
+  it('lets the CLI send its token from --token or MENAGERIE_TOKEN', async () => {
+    const without = await runCli(['jobs', '--json', '--server', svc.url]);
+    expect(without.code).toBe(5);
+    expect(without.stderr).toContain('needs a token');
+    const withFlag = await runCli(['jobs', '--json', '--server', svc.url, '--token', t.bob!]);
+    expect(withFlag.code).toBe(0);
+    expect(JSON.parse(withFlag.stdout)).toHaveProperty('jobs');
+  });
+
   it('answers a wrong scope or engine with 403 and stores nothing', async () => {
     const noSubmit = await call(`${svc.url}/echo/upload`, t.reader, {
       method: 'POST',

@@ -96,7 +96,7 @@ export function registerJobCommands(program: Command): void {
         exitCodes.usage,
       );
     }
-    const client = new MenagerieClient(options.server);
+    const client = new MenagerieClient(options.server, options);
     const jobs: JobJson[] = [];
     for (const file of files) {
       const progress = options.json ? undefined : progressBar(file);
@@ -123,7 +123,7 @@ export function registerJobCommands(program: Command): void {
   clientOptions(
     program.command('status').description("Show a job's state").argument('<id>', 'job id'),
   ).action(async (id: string, options) => {
-    const job = await new MenagerieClient(options.server).json<JobJson>(
+    const job = await new MenagerieClient(options.server, options).json<JobJson>(
       `/api/v1/jobs/${encodeURIComponent(id)}`,
     );
     if (options.json) process.stdout.write(JSON.stringify(job) + '\n');
@@ -137,7 +137,7 @@ export function registerJobCommands(program: Command): void {
       .argument('<id>', 'job id')
       .option('-o, --output <file>', 'write to a file instead of stdout'),
   ).action(async (id: string, options) => {
-    const response = await new MenagerieClient(options.server).request(
+    const response = await new MenagerieClient(options.server, options).request(
       `/api/v1/jobs/${encodeURIComponent(id)}/result`,
     );
     const body = Readable.fromWeb(response.body as never);
@@ -155,7 +155,7 @@ export function registerJobCommands(program: Command): void {
       .description('List the engines')
       .option('--policy', "show each engine's effective containment policy and its loosenings"),
   ).action(async (options) => {
-    const { engines } = await new MenagerieClient(options.server).json<{
+    const { engines } = await new MenagerieClient(options.server, options).json<{
       engines: {
         name: string;
         image: string;

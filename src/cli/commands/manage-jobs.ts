@@ -23,7 +23,7 @@ export function registerJobManagementCommands(program: Command): void {
     for (const key of ['engine', 'state', 'sha256', 'limit', 'cursor'] as const) {
       if (options[key]) query.set(key, String(options[key]));
     }
-    const page = await new MenagerieClient(options.server).json<{
+    const page = await new MenagerieClient(options.server, options).json<{
       jobs: JobJson[];
       nextCursor: string | null;
     }>(`/api/v1/jobs?${query}`);
@@ -55,7 +55,7 @@ export function registerJobManagementCommands(program: Command): void {
       .description("Print a job's stdout and stderr (capped)")
       .argument('<id>', 'job id'),
   ).action(async (id: string, options) => {
-    const logs = await new MenagerieClient(options.server).json<{
+    const logs = await new MenagerieClient(options.server, options).json<{
       stdout: string;
       stderr: string;
       truncated: boolean;
@@ -73,7 +73,7 @@ export function registerJobManagementCommands(program: Command): void {
   clientOptions(
     program.command('cancel').description('Cancel a queued or running job').argument('<id>', 'job id'),
   ).action(async (id: string, options) => {
-    const job = await new MenagerieClient(options.server).json<JobJson>(
+    const job = await new MenagerieClient(options.server, options).json<JobJson>(
       `/api/v1/jobs/${encodeURIComponent(id)}`,
       {
         method: 'DELETE',
