@@ -10,6 +10,11 @@ const heartbeatMs = 15_000;
 /** Server-sent events: `event: job` with the job as data, on every change. */
 export function eventRoutes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
+    // Streams open now, ended when the server closes.
+    const open = new Set<() => void>();
+    app.addHook('onClose', async () => {
+      for (const end of [...open]) end();
+    });
     app.get(
       '/events',
       {
@@ -39,12 +44,14 @@ export function eventRoutes(ctx: AppContext): FastifyPluginAsync {
         const close = (): void => {
           clearInterval(heartbeat);
           unsubscribe();
+          open.delete(end);
         };
-        request.raw.on('close', close);
-        app.addHook('onClose', async () => {
+        const end = (): void => {
           close();
           raw.end();
-        });
+        };
+        open.add(end);
+        request.raw.on('close', close);
       },
     );
   };
