@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { FastifyReply } from 'fastify';
 
 /** The part of the service's config that shapes the HTTP server. */
 export interface ServerExposureConfig {
@@ -68,5 +69,11 @@ export function serverOptions(config: ServerExposureConfig): Record<string, unkn
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     clientErrorHandler,
+    // Requests Fastify refuses before routing (a path that is not valid percent-encoded UTF-8, a bad
+    // content type) get the service's error shape too.
+    frameworkErrors: (error: Error & { statusCode?: number }, _request: unknown, reply: FastifyReply) =>
+      reply.code(error.statusCode && error.statusCode < 500 ? error.statusCode : 400).send({
+        error: { code: 'VALIDATION_FAILED', message: `the request is invalid: ${error.message}` },
+      }),
   };
 }
