@@ -13,7 +13,8 @@
 # containers get no AppArmor profile; no systemd, so dockerd is started by hand.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-HOST_TOOLS=(e2fsprogs util-linux mount debootstrap busybox-static docker-registry file)
+# apparmor: its parser loads per-engine profiles on hosts whose kernel has AppArmor (and checks them in tests).
+HOST_TOOLS=(e2fsprogs util-linux mount debootstrap busybox-static docker-registry file apparmor)
 DAEMON_JSON=/etc/docker/daemon.json
 PIDFILE=/run/menagerie-dockerd.pid
 DOCKERD_LOG="$MENAGERIE_LOG_DIR/dockerd.log"

@@ -19,14 +19,18 @@ export const shmBytes = 16 * 1024 * 1024;
  */
 export const tmpfsInodes = { tmp: 16_384, shm: 1024 } as const;
 
-/** The `SecurityOpt` list a policy asks for. */
-export function securityOptions(p: EnginePolicy): string[] {
+/**
+ * The `SecurityOpt` list a policy asks for. `apparmorProfile` is the engine's
+ * own profile, loaded where the host has AppArmor; elsewhere there is none.
+ */
+export function securityOptions(p: EnginePolicy, apparmorProfile?: string): string[] {
   const options: string[] = [];
   if (p.noNewPrivileges) options.push('no-new-privileges');
   if (p.seccomp === 'menagerie') options.push(menagerieSeccompOption());
   else if (p.seccomp === 'unconfined') options.push('seccomp=unconfined');
   // docker-default: Docker's own profile, applied when none is named.
   if (p.apparmor !== 'default') options.push(`apparmor=${p.apparmor}`);
+  else if (apparmorProfile) options.push(`apparmor=${apparmorProfile}`);
   return options;
 }
 
@@ -43,6 +47,8 @@ export interface ContainerSpecInput {
    * must belong to the engine user; off for a mounted job filesystem.
    */
   readonly copyMountpointFromImage: boolean;
+  /** The engine's loaded AppArmor profile, where the host has AppArmor. */
+  readonly apparmorProfile?: string;
 }
 
 /**
@@ -73,7 +79,7 @@ export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerC
       Privileged: p.privileged,
       CapDrop: ['ALL'],
       CapAdd: [...p.capAdd],
-      SecurityOpt: securityOptions(p),
+      SecurityOpt: securityOptions(p, input.apparmorProfile),
       // An empty list is how Docker is told to unmask them (systempaths=unconfined).
       ...(p.maskedPaths ? {} : { MaskedPaths: [], ReadonlyPaths: [] }),
       PidMode: hostNs.has('pid') ? 'host' : '',

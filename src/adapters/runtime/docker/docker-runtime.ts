@@ -17,6 +17,7 @@ import { collectFromTar } from '../result/collect-from-tar.js';
 import { defaultResultLimits, type ResultLimits } from '../result/result-rules.js';
 import { PidsLimitWatch } from './cgroup-events.js';
 import { ResourceWatch } from './resource-watch.js';
+import { AppArmorLoader, apparmorProfileFor, hostHasAppArmor } from './apparmor-profile.js';
 import { buildContainerSpec, labels } from './container-spec.js';
 import { JobFilesystems, type IdMap } from './job-filesystem.js';
 import { CappedBuffer, CappedFile } from './output-capture.js';
@@ -89,6 +90,8 @@ export async function createDockerRuntime(options: DockerRuntimeOptions): Promis
     jobIo,
     new JobFilesystems(options.workDir, idMapFromInfo(info)),
     options.logger,
+    // A local engine on a host that enforces AppArmor gets a profile per engine.
+    isLocal && hostHasAppArmor() ? new AppArmorLoader() : null,
   );
 }
 
@@ -99,6 +102,8 @@ export class DockerRuntime implements ContainerRuntime {
     readonly jobIo: 'volume' | 'archive',
     private readonly filesystems: JobFilesystems,
     private readonly logger: Logger,
+    /** Loads per-engine AppArmor profiles; null where the host has no AppArmor. */
+    private readonly apparmor: AppArmorLoader | null = null,
   ) {}
 
   async ping(): Promise<void> {
@@ -193,6 +198,12 @@ export class DockerRuntime implements ContainerRuntime {
         await this.docker.createVolume({ Name: volumeName, Labels: volumeLabels });
       }
       cleanups.push(() => this.removeVolume(volumeName));
+      let apparmorProfile: string | undefined;
+      if (this.apparmor && engine.policy.apparmor === 'default') {
+        const profile = apparmorProfileFor(engine.name);
+        await this.apparmor.load(profile);
+        apparmorProfile = profile.name;
+      }
       const container = await this.docker.createContainer(
         buildContainerSpec({
           engine,
@@ -202,6 +213,7 @@ export class DockerRuntime implements ContainerRuntime {
           volumeName,
           name: `menagerie-${key}`,
           copyMountpointFromImage: !mountPath,
+          ...(apparmorProfile ? { apparmorProfile } : {}),
         }),
       );
       cleanups.push(() => this.removeContainer(container));
