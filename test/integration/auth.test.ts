@@ -113,7 +113,14 @@ describe('API access control with --auth required', () => {
 
   it('answers a missing, malformed, unknown, expired or revoked token with 401 everywhere but /healthz and the console', async () => {
     expect((await call(`${svc.url}/healthz`, undefined)).status).toBe(200);
-    expect((await call(`${svc.url}/console/`, undefined)).status).toBe(200);
+    const consolePage = await fetch(`${svc.url}/console/`);
+    expect(consolePage.status).toBe(200);
+    expect(consolePage.headers.get('content-security-policy')).toMatch(
+      /default-src 'self'.*frame-ancestors 'none'/,
+    );
+    expect(consolePage.headers.get('x-frame-options')).toBe('DENY');
+    expect(consolePage.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(consolePage.headers.get('referrer-policy')).toBe('no-referrer');
 
     const missing = await call(`${svc.url}/api/v1/jobs`, undefined);
     expect(missing.status).toBe(401);

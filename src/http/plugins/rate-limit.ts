@@ -23,8 +23,8 @@ function limited(what: string, max: number, windowMs: number, retryAfterSeconds:
  * Two limits, each answered with 429 and Retry-After: per client address, checked
  * before anything else (so floods of bad tokens stop here, before a database
  * lookup), and per token, checked once the auth hook (registered after this
- * plugin's first hook and before its second) knows who is asking. /healthz is
- * exempt: load balancers probe it.
+ * plugin's first hook and before its second) knows who is asking. /healthz and
+ * the internal blob endpoints are exempt.
  */
 export function rateLimitHooks(options: RateLimitOptions): {
   byAddress: FastifyPluginAsync;
@@ -40,7 +40,9 @@ export function rateLimitHooks(options: RateLimitOptions): {
         keyGenerator: (request: FastifyRequest) => `a:${request.ip}`,
       });
       app.addHook('onRequest', async (request, reply) => {
-        if (request.routeOptions.url === '/healthz') return;
+        // Load balancers probe /healthz; worker nodes (authenticated by their secret) fetch blobs in bursts.
+        const url = request.routeOptions.url;
+        if (url === '/healthz' || url?.startsWith('/internal/')) return;
         const result = await check(request);
         if (!result.isAllowed && result.isExceeded) {
           reply.header('retry-after', result.ttlInSeconds);
