@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RabbitMqJobQueue } from '../../src/adapters/queue/rabbitmq/rabbitmq-job-queue.js';
 import { newJobId } from '../../src/domain/index.js';
 import type { Delivery, JobQueue, Subscription } from '../../src/ports/job-queue.js';
+import { testUrls } from './backends.js';
 import { createQueueBackend, queueKinds, type QueueBackend } from './queue-backends.js';
 
 async function waitFor<T>(
@@ -269,3 +272,34 @@ describe.each(['embedded-sqlite', 'embedded-postgres', 'embedded-mysql'] as cons
     });
   },
 );
+
+describe('RabbitMQ dead letters', () => {
+  let backend: QueueBackend;
+  beforeAll(async () => {
+    backend = await createQueueBackend('rabbitmq');
+  });
+  afterAll(async () => {
+    await backend?.destroy();
+  });
+
+  it('keeps a rejected message in the engine’s dead-letter queue with its reason', async () => {
+    const queue = (await backend.open()) as RabbitMqJobQueue;
+    const name = `e-${randomUUID().slice(0, 8)}`;
+    const jobId = newJobId();
+    await queue.publish([{ jobId, engine: name }]);
+    let seen = 0;
+    const sub = queue.subscribe(name, options('c1'), async (d) => {
+      seen += 1;
+      await d.reject('engine refused it');
+    });
+    await waitFor('rejection', () => seen === 1);
+    await sub.close();
+    await waitFor('a dead letter', async () => (await queue.deadLetterCount(name)) === 1);
+    const model = await amqp.connect(testUrls.amqp);
+    const channel = await model.createChannel();
+    const message = await channel.get(queue.deadLetterQueueName(name), { noAck: true });
+    await model.close();
+    expect(message && JSON.parse(message.content.toString())).toEqual({ jobId, engine: name });
+    expect(message && message.properties.headers?.['x-menagerie-reason']).toBe('engine refused it');
+  });
+});
