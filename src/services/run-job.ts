@@ -101,6 +101,7 @@ export class JobRunner {
         `gave up after ${this.deps.maxAttempts} attempts (the worker running it was lost each time)`,
         delivery,
         null,
+        true,
       );
       return;
     }
@@ -291,7 +292,14 @@ export class JobRunner {
     await upload.commit(key);
   }
 
-  private async fail(job: Job, reason: string, delivery: Delivery, exitCode: number | null): Promise<void> {
+  /** Records the job failed; a job given up on after its attempts goes to the dead-letter queue too. */
+  private async fail(
+    job: Job,
+    reason: string,
+    delivery: Delivery,
+    exitCode: number | null,
+    deadLetter = false,
+  ): Promise<void> {
     const finished = await this.deps.store.finishJob(job.id, {
       ...endedWithoutRun('failed', reason),
       exitCode,
@@ -300,12 +308,13 @@ export class JobRunner {
       this.deps.metrics.jobsFinished.inc({ engine: job.engine, state: 'failed' });
       this.emit(job.id);
     }
-    await delivery.ack();
+    if (deadLetter) await delivery.reject(reason);
+    else await delivery.ack();
   }
 
   private async retryOrFail(job: Job, delivery: Delivery, reason: string, log: Logger): Promise<void> {
     if (delivery.attempt >= this.deps.maxAttempts) {
-      await this.fail(job, `${reason} (after ${delivery.attempt} attempts)`, delivery, null);
+      await this.fail(job, `${reason} (after ${delivery.attempt} attempts)`, delivery, null, true);
       return;
     }
     log.warn({ reason }, 'run failed outside the job; retrying');

@@ -76,6 +76,8 @@ export interface Cluster {
   restart(node: ClusterNode): Promise<void>;
   /** Polls until every job is final; returns them. */
   waitAllFinal(ids: readonly string[], timeoutMs?: number): Promise<JobJson[]>;
+  /** Messages in the engine's dead-letter queue (RabbitMQ). */
+  deadLetters(): Promise<number>;
   /** Messages still in the engine's work queue, ready or unacked (RabbitMQ). */
   messagesLeft(): Promise<number>;
   /** Stops every node, checks and removes what the cluster made. */
@@ -94,6 +96,8 @@ export async function startCluster(options: {
   queue?: 'rabbitmq' | 'embedded';
   /** Shell command of the engine; default: sleep 1 s and write a result. */
   script?: string;
+  /** More `serve` arguments for every node. */
+  extraArgs?: string[];
 }): Promise<Cluster> {
   const tag = randomBytes(4).toString('hex');
   const engine = `fault-${tag}`;
@@ -109,7 +113,7 @@ export async function startCluster(options: {
   ]);
   const dirs: string[] = [path.dirname(engines)];
   const common = ['--engines', engines, '--db', database.url, '--queue', queueUrl, '--log-level', 'info'];
-  common.push('--worker-secret', secret);
+  common.push('--worker-secret', secret, ...(options.extraArgs ?? []));
   const apiData = await mkdtemp(path.join(tmpdir(), 'menagerie-fault-api-'));
   dirs.push(apiData);
   const nodes: ClusterNode[] = [];
@@ -170,6 +174,14 @@ export async function startCluster(options: {
         if (Date.now() > deadline) throw new Error('timed out waiting for every job to be final');
         await new Promise((r) => setTimeout(r, 250));
       }
+    },
+    deadLetters: async () => {
+      if (queueUrl === 'embedded') return 0;
+      const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name', 'messages'], {
+        env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' },
+      });
+      const line = stdout.split('\n').find((l) => l.split(/\s+/)[0] === `menagerie.dead.${engine}`);
+      return Number(line?.split(/\s+/)[1] ?? 0);
     },
     messagesLeft: async () => {
       if (queueUrl === 'embedded') return 0;
