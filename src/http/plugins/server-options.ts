@@ -12,6 +12,7 @@ export interface ServerExposureConfig {
   readonly headersTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxHeaderBytes: number;
+  readonly behindTlsProxy: boolean;
 }
 
 /** Answers a request Node refused before Fastify saw it, in the service's JSON error shape. */
@@ -68,6 +69,9 @@ export function serverOptions(config: ServerExposureConfig): Record<string, unkn
     ...tls,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Behind a proxy, the client address (rate limits, audit log) is the one the proxy saw: the last
+    // X-Forwarded-For hop only, so a client cannot choose its own address by sending the header.
+    ...(config.behindTlsProxy ? { trustProxy: 1 } : {}),
     clientErrorHandler,
     // Requests Fastify refuses before routing (a path that is not valid percent-encoded UTF-8, a bad
     // content type) get the service's error shape too.
