@@ -6,6 +6,7 @@ import { openJobStore } from '../../src/adapters/store/open-job-store.js';
 import { KyselyTokenStore } from '../../src/adapters/store/sql/kysely-token-store.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Scope } from '../../src/domain/index.js';
+import { accessTable } from '../../src/http/plugins/auth.js';
 import { TokenService } from '../../src/services/token-service.js';
 import {
   leftoversOf,
@@ -122,6 +123,9 @@ describe('API access control with --auth required', () => {
     expect(consolePage.headers.get('x-content-type-options')).toBe('nosniff');
     expect(consolePage.headers.get('referrer-policy')).toBe('no-referrer');
 
+    expect((await call(`${svc.url}/api/v1/openapi.json`, undefined)).status).toBe(200);
+    expect((await fetch(`${svc.url}/api/v1/docs/`)).status).toBe(200);
+
     const missing = await call(`${svc.url}/api/v1/jobs`, undefined);
     expect(missing.status).toBe(401);
     expect(missing.body.error?.code).toBe('UNAUTHORIZED');
@@ -162,6 +166,16 @@ describe('API access control with --auth required', () => {
     expect(listed.tokens.find((x) => x.name === 'revoked')?.status).toBe('revoked');
     expect(listed.tokens.find((x) => x.name === 'expiring')?.status).toBe('expired');
     expect(list.stdout).not.toContain(t.alice!.slice(-43));
+  });
+
+  it('names the access of every route in one table (a route left out needs admin)', () => {
+    const table = new Set(accessTable.map(([method, url]) => `${method} ${url}`));
+    const missing = svc.service
+      .app!.registeredRoutes.filter((r) => r.method !== 'HEAD' && !r.url.startsWith('/internal/'))
+      .filter((r) => !r.url.startsWith('/api/v1/docs'))
+      .map((r) => `${r.method} ${r.url}`)
+      .filter((key) => !table.has(key));
+    expect(missing).toEqual([]);
   });
 
   it('lets the CLI send its token from --token or MENAGERIE_TOKEN', async () => {
