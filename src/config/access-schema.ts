@@ -37,8 +37,11 @@ export const accessConfigShape = {
   requestTimeoutMs: z.number().int().min(1000).default(600_000),
   /** Longest time to receive a request's headers, ms; slow headers get 408. */
   headersTimeoutMs: z.number().int().min(500).default(20_000),
-  /** Idle keep-alive connections are closed after this, ms. */
-  keepAliveTimeoutMs: z.number().int().min(100).default(5_000),
+  /**
+   * Idle keep-alive connections are closed after this, ms. Longer than the usual
+   * proxy idle timeout (60 s), so a proxy never reuses a connection this side closed.
+   */
+  keepAliveTimeoutMs: z.number().int().min(100).default(72_000),
   /** Largest request head (request line and headers), bytes; larger gets 431. */
   maxHeaderBytes: z
     .number()

@@ -91,6 +91,13 @@ describe.each(storeKinds)('TokenStore and AuditLog contract: %s', (kind) => {
     expect(second.entries[0]!.target.slice(0, 8)).toBe('GET /x/1');
   });
 
+  it('keeps at most the newest audit lines it is told to', async () => {
+    const small = new KyselyTokenStore(store.db, 2);
+    await small.pruneAudit();
+    const left = await small.listAudit(null, 10);
+    expect(left.entries.map((e) => e.target.slice(0, 8))).toEqual(['GET /x/4', 'GET /x/3']);
+  });
+
   it('records and filters jobs by owner', async () => {
     const input = { name: 'f', size: 1, sha256: randomBytes(32).toString('hex') };
     const mine = { id: newJobId(), engine: 'owned', input, createdAt: new Date(), owner: 'carol' };

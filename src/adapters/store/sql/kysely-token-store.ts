@@ -35,7 +35,16 @@ function cut(value: string | null, max: number): string | null {
 
 /** Tokens and the audit trail, in the same SQL database as the jobs (migration 0002). */
 export class KyselyTokenStore implements TokenStore, AuditLog {
-  constructor(private readonly db: Kysely<Database>) {}
+  private appendsSincePrune = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    /**
+     * Most audit lines kept; older ones are deleted every 1000 appends, so refused
+     * requests from many addresses cannot grow the table without bound. Default 200,000.
+     */
+    private readonly auditMaxRows = 200_000,
+  ) {}
 
   async createToken(token: TokenRecord): Promise<void> {
     if (await this.findTokenByName(token.name))
@@ -102,6 +111,20 @@ export class KyselyTokenStore implements TokenStore, AuditLog {
         detail: cut(entry.detail, 2000),
       })
       .execute();
+    if (++this.appendsSincePrune >= 1000) {
+      this.appendsSincePrune = 0;
+      await this.pruneAudit();
+    }
+  }
+
+  /** Deletes all but the newest `auditMaxRows` audit lines. */
+  async pruneAudit(): Promise<void> {
+    const newest = await this.db
+      .selectFrom('audit_log')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
+    const cutoff = Number(newest?.id ?? 0) - this.auditMaxRows;
+    if (cutoff > 0) await this.db.deleteFrom('audit_log').where('id', '<=', cutoff).execute();
   }
 
   async listAudit(cursor: string | null, limit: number): Promise<AuditPage> {
