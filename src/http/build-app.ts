@@ -15,6 +15,7 @@ import { MenagerieError, isMenagerieError, type ErrorCode } from '../domain/inde
 import type { AppContext } from './app-context.js';
 import { registerProtection, serverOptions } from './plugins/index.js';
 import { auditLogRoutes } from './routes/audit-log.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { compatibleRoutes } from './routes/compatible.js';
 import { engineRoutes } from './routes/engines.js';
 import { eventRoutes } from './routes/events.js';
@@ -149,6 +150,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   await app.register(engineRoutes(ctx), { prefix: '/api/v1' });
   await app.register(eventRoutes(ctx), { prefix: '/api/v1' });
   await app.register(auditLogRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(tokenRoutes(ctx), { prefix: '/api/v1' });
   await app.register(internalBlobRoutes(ctx));
 
   await app.register(fastifyStatic, {

@@ -285,6 +285,25 @@ describe('API access control with --auth required', () => {
     expect(seen.join('')).not.toContain(alices.body.jobid as string);
   });
 
+  it('lets an admin list, create and revoke tokens over the API, the secret shown once', async () => {
+    expect((await call(`${svc.url}/api/v1/tokens`, t.alice)).status).toBe(403);
+    const created = await call(`${svc.url}/api/v1/tokens`, t.admin, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'api-made', scopes: ['read'], expires: '1h' }),
+    });
+    expect(created.status).toBe(201);
+    const secret = created.body.token as string;
+    expect((await call(`${svc.url}/api/v1/jobs`, secret)).status).toBe(200);
+    const listed = await call(`${svc.url}/api/v1/tokens`, t.admin);
+    const names = (listed.body.tokens as { name: string; createdBy: string }[]).map((x) => x.name);
+    expect(names).toEqual(expect.arrayContaining(['alice', 'api-made']));
+    expect(JSON.stringify(listed.body)).not.toContain(secret.slice(-43));
+    expect((await call(`${svc.url}/api/v1/tokens/api-made`, t.admin, { method: 'DELETE' })).status).toBe(204);
+    expect((await call(`${svc.url}/api/v1/jobs`, secret)).status).toBe(401);
+    expect((await call(`${svc.url}/api/v1/tokens/api-made`, t.admin, { method: 'DELETE' })).status).toBe(404);
+  });
+
   it('keeps an audit log of refused requests and admin actions, readable by admins only', async () => {
     const log = await call(`${svc.url}/api/v1/audit-log?limit=500`, t.admin);
     expect(log.status).toBe(200);
@@ -304,6 +323,9 @@ describe('API access control with --auth required', () => {
     ).toBe(true);
     expect(entries.some((e) => e.action === 'token.revoke' && e.target === 'revoked')).toBe(true);
     expect(entries.some((e) => e.action === 'token.create' && e.target === 'alice')).toBe(true);
+    expect(
+      entries.some((e) => e.action === 'token.revoke' && e.target === 'api-made' && e.actor === 'admin'),
+    ).toBe(true);
     expect(JSON.stringify(entries)).not.toContain(t.bob!.slice(-43));
     const again = await call(`${svc.url}/api/v1/audit-log?limit=5`, t.admin);
     expect((again.body.entries as { action: string; actor: string }[])[0]).toMatchObject({

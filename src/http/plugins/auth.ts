@@ -48,6 +48,9 @@ export const accessTable: readonly (readonly [method: string, url: string, acces
   ['GET', '/api/v1/engines/:name', 'authenticated'],
   ['POST', '/api/v1/engines/reload', ['admin']],
   ['GET', '/api/v1/audit-log', ['admin']],
+  ['GET', '/api/v1/tokens', ['admin']],
+  ['POST', '/api/v1/tokens', ['admin']],
+  ['DELETE', '/api/v1/tokens/:name', ['admin']],
 ];
 
 const table = new Map(accessTable.map(([method, url, access]) => [`${method} ${url}`, access]));
