@@ -99,3 +99,32 @@ export async function openScratchStore(
     },
   };
 }
+
+/**
+ * Holds a lock on the shared test servers across processes: suites that use
+ * them hold it shared, suites that restart them hold it exclusive, so two test
+ * runs on one machine do not restart a server under each other. The lock is
+ * held by a `flock` child reading our stdin pipe: it goes when we close the
+ * pipe, or when this process dies.
+ */
+export async function holdTestServers(mode: 'shared' | 'exclusive'): Promise<() => Promise<void>> {
+  const { spawn } = await import('node:child_process');
+  const lockFile = path.join(os.tmpdir(), 'menagerie-test-servers.lock');
+  const child = spawn(
+    'flock',
+    [mode === 'shared' ? '-s' : '-x', '-w', '900', lockFile, '-c', 'echo locked; exec cat >/dev/null'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`could not lock the test servers (flock exited ${code})`)));
+  });
+  return async () => {
+    if (child.exitCode !== null) return;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.stdin.end();
+    await gone;
+  };
+}

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { holdTestServers } from '../contract/backends.js';
 import { upload } from '../helpers/service.js';
 import { startCluster, type Cluster } from './cluster.js';
 
@@ -22,6 +23,15 @@ async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
+
+// Another test run on this machine must not restart the servers under this one.
+let releaseServers: (() => Promise<void>) | undefined;
+beforeAll(async () => {
+  releaseServers = await holdTestServers('shared');
+}, 900_000);
+afterAll(async () => {
+  await releaseServers?.();
+});
 
 describe('the API node SIGKILLed', () => {
   let cluster: Cluster | undefined;
