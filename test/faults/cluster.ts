@@ -119,11 +119,12 @@ export async function startCluster(options: {
   const nodes: ClusterNode[] = [];
   // A fixed port, so the API can be restarted where the workers look for it.
   const port = await freePort();
-  const api = await startNode('api', [...common, '--role', 'api', '--port', String(port), '--data', apiData]);
-  nodes.push(api);
   const workerIds: string[] = [];
   const workers: ClusterNode[] = [];
+  let api!: ClusterNode;
   try {
+    api = await startNode('api', [...common, '--role', 'api', '--port', String(port), '--data', apiData]);
+    nodes.push(api);
     for (let i = 0; i < options.workers; i++) {
       const id = `fw-${tag}-${i}`;
       const data = await mkdtemp(path.join(tmpdir(), `menagerie-fault-${id}-`));
@@ -135,10 +136,13 @@ export async function startCluster(options: {
       workers.push(node);
     }
   } catch (error) {
+    // A node that did not start: leave nothing behind either.
     for (const node of nodes) {
-      node.child.kill('SIGKILL');
+      node.child.kill('SIGTERM');
       await exited(node.child);
     }
+    await database.drop().catch(() => undefined);
+    for (const dir of dirs) await removeDir(dir);
     throw error;
   }
 
