@@ -4,6 +4,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   repoRoot,
@@ -134,6 +135,37 @@ describe('native TLS and mTLS', () => {
       () => 'refused',
     );
     expect(plain).not.toBe(200);
+  });
+
+  it('serves the console over HTTPS: it loads, lists engines and goes live', async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    });
+    try {
+      // The throwaway CA is not in the browser's store; the certificate chain itself is checked by the tests above.
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${tls.url}/console/#/engines`);
+      await expect.poll(() => page.locator('#live').textContent()).toBe('live');
+      await expect
+        .poll(async () => (await page.content()).includes('localhost:5000/testkit:stable'))
+        .toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('lets the CLI talk to it with --ca, and says why without it', async () => {
