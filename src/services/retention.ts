@@ -84,7 +84,9 @@ export class Retention {
       await blobs.delete(blobKeys.stderr(job.id, attempt));
     }
     const marked = await store.markPurged(job.id, new Date());
-    // Inputs are shared by hash: the last job keeping one takes it along.
+    // Inputs are shared by hash: the last job keeping one takes it along. A re-upload of the
+    // same file landing between this count and the delete would lose its input (a window of
+    // milliseconds; its job then fails with a clear reason rather than running on nothing).
     if ((await store.countKeptInputs(job.input.sha256)) === 0) {
       await blobs.delete(blobKeys.input(job.input.sha256));
     }

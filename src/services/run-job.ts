@@ -140,6 +140,16 @@ export class JobRunner {
     try {
       await rm(scratch, { recursive: true, force: true });
       await mkdir(scratch, { recursive: true });
+      if (!(await this.deps.blobs.stat(blobKeys.input(job.input.sha256)))) {
+        // Retrying cannot bring it back: fail now, saying so.
+        await this.fail(
+          job,
+          'the input file is no longer stored (deleted by retention, or lost); submit the file again',
+          delivery,
+          null,
+        );
+        return;
+      }
       const inputPath = await this.materializeInput(job, scratch);
       try {
         outcome = await this.deps.runtime.run({

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -63,6 +63,24 @@ describe('retention', () => {
     const blobs = await filesUnder(path.join(svc.dataDir, 'blobs'));
     expect(blobs.some((f) => f.includes(gone))).toBe(false);
     expect(blobs.some((f) => f.includes(kept))).toBe(true);
+  });
+
+  it('fails a queued job whose input is gone, saying so, rather than retrying it', async () => {
+    svc = await startTestService({
+      engines: await writeEngines([
+        testkitEngine('one', { workers: 1, cmd: ['/bin/sh', '-c', 'sleep 2; cat /var/data/sample'] }),
+      ]),
+    });
+    const busy = await submit(svc.url, 'one', Buffer.from('keeps the only worker busy'));
+    const waiting = await submit(svc.url, 'one', Buffer.from('its input will vanish'));
+    const job = await getJob(svc.url, waiting);
+    await rm(path.join(svc.dataDir, 'blobs', 'inputs', job.input.sha256.slice(0, 2), job.input.sha256));
+    const failed = await waitForFinal(svc.url, waiting);
+    expect(failed.state).toBe('failed');
+    expect(failed.reason).toBe(
+      'the input file is no longer stored (deleted by retention, or lost); submit the file again',
+    );
+    expect((await waitForFinal(svc.url, busy)).state).toBe('succeeded');
   });
 
   it('frees space oldest first when the data directory is below its watermark, sharing inputs safely', async () => {
