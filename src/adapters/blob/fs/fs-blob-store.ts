@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobInfo, BlobStore, BlobUpload } from '../../../ports/blob-store.js';
+import { stagedUpload } from '../staged-upload.js';
 
 const keyPattern = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
 
@@ -28,32 +29,9 @@ export class FsBlobStore implements BlobStore {
   }
 
   async begin(): Promise<BlobUpload> {
-    const tmp = path.join(this.tmpDir, randomBytes(12).toString('hex'));
-    const stream = createWriteStream(tmp, { flags: 'wx' });
-    let settled = false;
-    const closed = (): Promise<void> =>
-      stream.closed
-        ? Promise.resolve()
-        : new Promise((resolve) => {
-            stream.once('close', () => resolve());
-            if (!stream.writableEnded) stream.end();
-          });
-    return {
-      stream,
-      commit: async (key: string) => {
-        const target = this.pathOf(key);
-        if (settled) throw new Error('blob upload already settled');
-        settled = true;
-        await closed();
-        await publish(tmp, target);
-      },
-      abort: async () => {
-        settled = true;
-        stream.destroy();
-        await closed();
-        await rm(tmp, { force: true });
-      },
-    };
+    return stagedUpload(path.join(this.tmpDir, randomBytes(12).toString('hex')), (key, tmp) =>
+      publish(tmp, this.pathOf(key)),
+    );
   }
 
   async putFile(key: string, filePath: string): Promise<void> {

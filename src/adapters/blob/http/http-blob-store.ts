@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BlobInfo, BlobStore, BlobUpload } from '../../../ports/blob-store.js';
+import { stagedUpload } from '../staged-upload.js';
 
 export interface HttpBlobStoreOptions {
   /** Base URL of an API node, e.g. `http://api-host:8100`. */
@@ -91,34 +92,7 @@ export class HttpBlobStore implements BlobStore {
   async begin(): Promise<BlobUpload> {
     await this.init();
     const tmp = path.join(this.options.tmpDir, `upload-${randomBytes(12).toString('hex')}`);
-    const stream = createWriteStream(tmp, { flags: 'wx' });
-    let settled = false;
-    const closed = (): Promise<void> =>
-      stream.closed
-        ? Promise.resolve()
-        : new Promise((resolve) => {
-            stream.once('close', () => resolve());
-            if (!stream.writableEnded) stream.end();
-          });
-    return {
-      stream,
-      commit: async (key: string) => {
-        if (settled) throw new Error('blob upload already settled');
-        settled = true;
-        await closed();
-        try {
-          await this.putFile(key, tmp);
-        } finally {
-          await rm(tmp, { force: true });
-        }
-      },
-      abort: async () => {
-        settled = true;
-        stream.destroy();
-        await closed();
-        await rm(tmp, { force: true });
-      },
-    };
+    return stagedUpload(tmp, (key, file) => this.putFile(key, file));
   }
 
   async putFile(key: string, filePath: string): Promise<void> {
