@@ -15,8 +15,7 @@ import type {
 import { collectFromDirectory } from '../result/collect-from-directory.js';
 import { collectFromTar } from '../result/collect-from-tar.js';
 import { defaultResultLimits, type ResultLimits } from '../result/result-rules.js';
-import { PidsLimitWatch } from './cgroup-events.js';
-import { ResourceWatch } from './resource-watch.js';
+import { CgroupWatch } from './cgroup-events.js';
 import { AppArmorLoader, apparmorProfileFor, hostHasAppArmor } from './apparmor-profile.js';
 import { buildContainerSpec, labels } from './container-spec.js';
 import { JobFilesystems, type IdMap } from './job-filesystem.js';
@@ -236,12 +235,11 @@ export class DockerRuntime implements ContainerRuntime {
       this.docker.modem.demuxStream(attached, stdout, stderr);
 
       let killedFor: 'timeout' | 'cancelled' | undefined;
-      // Refused forks are counted in the container's cgroup, which goes with it: read it while it runs.
-      const pidsWatch = this.jobIo === 'volume' ? new PidsLimitWatch(container.id) : undefined;
-      const usageWatch = this.jobIo === 'volume' ? new ResourceWatch(container.id) : undefined;
+      // Refused forks, peak memory and CPU are counted in the container's cgroup, which goes with it: read it while it runs.
+      const cgroup = this.jobIo === 'volume' ? new CgroupWatch(container.id) : undefined;
       const kill = (why: 'timeout' | 'cancelled'): void => {
         killedFor ??= why;
-        void Promise.all([pidsWatch?.read(), usageWatch?.read()]).then(() =>
+        void (cgroup?.read() ?? Promise.resolve()).then(() =>
           container.kill({ signal: 'SIGKILL' }).catch((error: unknown) => {
             if (statusOf(error) !== 409 && statusOf(error) !== 404) {
               this.logger.warn({ jobId, err: error }, 'kill failed');
@@ -254,8 +252,7 @@ export class DockerRuntime implements ContainerRuntime {
       request.signal.addEventListener('abort', onAbort, { once: true });
 
       await container.start();
-      pidsWatch?.start();
-      usageWatch?.start();
+      cgroup?.start();
       const started = performance.now();
       const timer = setTimeout(() => kill('timeout'), engine.policy.timeoutMs);
       let exit: { StatusCode: number };
@@ -263,8 +260,7 @@ export class DockerRuntime implements ContainerRuntime {
         exit = (await container.wait({ condition: 'not-running' })) as { StatusCode: number };
       } finally {
         clearTimeout(timer);
-        pidsWatch?.stop();
-        usageWatch?.stop();
+        cgroup?.stop();
         request.signal.removeEventListener('abort', onAbort);
       }
       const runMs = performance.now() - started;
@@ -285,7 +281,7 @@ export class DockerRuntime implements ContainerRuntime {
               : { kind: 'exited', exitCode: exit.StatusCode };
 
       const limitsHit: string[] = [];
-      if ((pidsWatch?.refusedForks ?? 0) > 0) {
+      if ((cgroup?.refusedForks ?? 0) > 0) {
         limitsHit.push(`the process limit (${engine.policy.pidsLimit}) was reached`);
       }
       if (killedFor === 'timeout' && state.OOMKilled) {
@@ -326,7 +322,7 @@ export class DockerRuntime implements ContainerRuntime {
         summary,
         limitsHit,
         runMs,
-        usage: { peakMemoryBytes: usageWatch?.peakMemoryBytes ?? null, cpuMs: usageWatch?.cpuMs ?? null },
+        usage: { peakMemoryBytes: cgroup?.peakMemoryBytes ?? null, cpuMs: cgroup?.cpuMs ?? null },
         startMs: started - t0,
         release,
       };
