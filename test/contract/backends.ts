@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -127,4 +128,18 @@ export async function holdTestServers(mode: 'shared' | 'exclusive'): Promise<() 
     child.stdin.end();
     await gone;
   };
+}
+
+/**
+ * Holds the test servers for the whole file: another test run on this machine
+ * must not restart them under this one (`exclusive` for a file that restarts them).
+ */
+export function useTestServers(mode: 'shared' | 'exclusive'): void {
+  let release: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    release = await holdTestServers(mode);
+  }, 900_000);
+  afterAll(async () => {
+    await release?.();
+  });
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdTestServers } from './backends.js';
+import { useTestServers } from './backends.js';
 import type { RabbitMqJobQueue } from '../../src/adapters/queue/rabbitmq/rabbitmq-job-queue.js';
 import { newJobId } from '../../src/domain/index.js';
 import type { Delivery, JobQueue, Subscription } from '../../src/ports/job-queue.js';
@@ -36,14 +36,7 @@ const options = (consumerId: string, concurrency = 1, leaseMs = 60_000) => ({
   consumerId,
 });
 
-// Another test run on this machine must not restart the servers under this one.
-let releaseServers: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseServers = await holdTestServers('shared');
-}, 900_000);
-afterAll(async () => {
-  await releaseServers?.();
-});
+useTestServers('shared');
 
 describe.each(queueKinds)('JobQueue contract: %s', (kind) => {
   let backend: QueueBackend;

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdTestServers } from './backends.js';
+import { useTestServers } from './backends.js';
 import type { KyselyJobStore } from '../../src/adapters/store/sql/kysely-job-store.js';
 import { endedWithoutRun, newJobId, type JobOutcome } from '../../src/domain/index.js';
 import type { NewJob } from '../../src/ports/job-store.js';
@@ -35,14 +35,7 @@ function outcome(state: JobOutcome['state'], summary: string): JobOutcome {
   };
 }
 
-// Another test run on this machine must not restart the servers under this one.
-let releaseServers: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseServers = await holdTestServers('shared');
-}, 900_000);
-afterAll(async () => {
-  await releaseServers?.();
-});
+useTestServers('shared');
 
 describe.each(storeKinds)('JobStore contract: %s', (kind) => {
   let store: KyselyJobStore;

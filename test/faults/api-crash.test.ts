@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { holdTestServers } from '../contract/backends.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useTestServers } from '../contract/backends.js';
 import { upload } from '../helpers/service.js';
 import { startCluster, type Cluster } from './cluster.js';
 
@@ -24,14 +24,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
 
-// Another test run on this machine must not restart the servers under this one.
-let releaseServers: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseServers = await holdTestServers('shared');
-}, 900_000);
-afterAll(async () => {
-  await releaseServers?.();
-});
+useTestServers('shared');
 
 describe('the API node SIGKILLed', () => {
   let cluster: Cluster | undefined;

@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { holdTestServers } from '../contract/backends.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useTestServers } from '../contract/backends.js';
 import { submit, upload, waitFor } from '../helpers/service.js';
 import { postgresCluster, rabbitmqctl, startCluster, type Cluster } from './cluster.js';
 
@@ -16,14 +16,7 @@ async function submitRetrying(url: string, engine: string, body: Buffer): Promis
   }
 }
 
-// Another test run on this machine must not restart the servers under this one (nor this one under it).
-let releaseServers: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseServers = await holdTestServers('exclusive');
-}, 900_000);
-afterAll(async () => {
-  await releaseServers?.();
-});
+useTestServers('exclusive');
 
 describe('a backend restarted under load', () => {
   let cluster: Cluster | undefined;

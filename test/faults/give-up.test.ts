@@ -1,19 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdTestServers } from '../contract/backends.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestServers } from '../contract/backends.js';
 import { docker, submit, waitFor } from '../helpers/service.js';
 import { startCluster, type Cluster } from './cluster.js';
 
-// Another test run on this machine must not restart the servers under this one.
-let releaseServers: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseServers = await holdTestServers('shared');
-}, 900_000);
-afterAll(async () => {
-  await releaseServers?.();
-});
+useTestServers('shared');
 
 describe('a job whose worker is lost more often than maxAttempts', () => {
   let cluster: Cluster | undefined;

@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { holdTestServers } from '../contract/backends.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestServers } from '../contract/backends.js';
 import { docker, getJob, submit, waitFor } from '../helpers/service.js';
 import { startCluster, type Cluster } from './cluster.js';
 
-// Another test run on this machine must not restart the servers under this one.
-let releaseServers: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  releaseServers = await holdTestServers('shared');
-}, 900_000);
-afterAll(async () => {
-  await releaseServers?.();
-});
+useTestServers('shared');
 
 describe.each([
   ['postgres', 'rabbitmq'],
