@@ -4,7 +4,6 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   repoRoot,
@@ -13,6 +12,7 @@ import {
   writeEngines,
   type TestService,
 } from '../helpers/service.js';
+import { launchChromium } from '../helpers/browser.js';
 
 const run = promisify(execFile);
 const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
@@ -138,19 +138,7 @@ describe('native TLS and mTLS', () => {
   });
 
   it('serves the console over HTTPS: it loads, lists engines and goes live', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       // The throwaway CA is not in the browser's store; the certificate chain itself is checked by the tests above.
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
