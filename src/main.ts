@@ -7,6 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { FsBlobStore } from './adapters/blob/fs/fs-blob-store.js';
 import { HttpBlobStore } from './adapters/blob/http/http-blob-store.js';
+import { InProcessJobEventBus } from './adapters/events/in-process-job-event-bus.js';
+import { RabbitMqJobEventBus } from './adapters/events/rabbitmq-job-event-bus.js';
+import { StorePollingJobEventBus } from './adapters/events/store-polling-job-event-bus.js';
 import { EmbeddedJobQueue } from './adapters/queue/embedded/embedded-job-queue.js';
 import { RabbitMqJobQueue } from './adapters/queue/rabbitmq/rabbitmq-job-queue.js';
 import { createDockerRuntime, type DockerRuntime } from './adapters/runtime/docker/docker-runtime.js';
@@ -19,6 +22,7 @@ import { ConfigError } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { buildApp } from './http/build-app.js';
 import type { ContainerRuntime } from './ports/container-runtime.js';
+import type { JobEventBus } from './ports/job-event-bus.js';
 import type { JobQueue } from './ports/job-queue.js';
 import { EngineRegistry } from './services/engine-registry.js';
 import { EngineReloader, type ReloadResult } from './services/engine-reloader.js';
@@ -26,6 +30,7 @@ import { Retention } from './services/retention.js';
 import { Webhooks } from './services/webhooks.js';
 import { KyselyWebhookStore } from './adapters/store/sql/kysely-webhook-store.js';
 import { jobView } from './http/views.js';
+import { relayJobEvents } from './services/job-event-relay.js';
 import { JobEvents } from './services/job-events.js';
 import { JobService } from './services/job-service.js';
 import { TokenService } from './services/token-service.js';
@@ -85,6 +90,17 @@ function openQueue(url: string, store: KyselyJobStore, config: Readonly<Config>,
   );
 }
 
+/**
+ * How job changes reach the live views of other nodes: the broker when there is
+ * one; without one, an API node reads them from the shared database (the worker
+ * nodes are other processes); a node of role all runs its own jobs and needs nothing.
+ */
+function openEventBus(store: KyselyJobStore, config: Readonly<Config>, logger: Logger): JobEventBus {
+  if (/^amqps?:\/\//.test(config.queue)) return new RabbitMqJobEventBus({ url: config.queue, logger });
+  if (config.role === 'api') return new StorePollingJobEventBus({ store, logger });
+  return new InProcessJobEventBus();
+}
+
 /** A worker node given an API URL keeps no blobs: it reaches the API's over HTTP. */
 function openBlobs(config: Readonly<Config>): FsBlobStore | HttpBlobStore {
   if (config.role === 'worker' && config.api) {
@@ -128,6 +144,10 @@ export async function startService(config: Readonly<Config>, logger: Logger): Pr
     await blobs.init();
     const metrics = createMetrics();
     const events = new JobEvents();
+    const bus = openEventBus(store, config, logger);
+    stops.push(() => bus.close());
+    const stopRelay = relayJobEvents({ events, bus, store, logger, receive: config.role !== 'worker' });
+    stops.push(async () => stopRelay());
     const service = new JobService({ store, queue, blobs, engines: registry, events, metrics, logger });
     const tokenStore = new KyselyTokenStore(store.db);
     const tokens = new TokenService(tokenStore, tokenStore);

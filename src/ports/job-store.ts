@@ -34,6 +34,13 @@ export interface PurgeFilter {
   readonly finishedBefore?: Date;
 }
 
+/** When a job last changed, as `listChanges` reports it. */
+export interface JobChange {
+  readonly id: string;
+  /** By the clock of the node that wrote the change. */
+  readonly changedAt: Date;
+}
+
 /** Counts used by readiness, metrics and the engines view. */
 export interface EngineStats {
   readonly engine: string;
@@ -67,6 +74,12 @@ export interface JobStore {
   requeueJob(id: string): Promise<void>;
   /** Jobs left `running` by the given worker. */
   listRunningByWorker(workerId: string): Promise<Job[]>;
+  /**
+   * Jobs whose latest change (inserted, running, final, requeued, purged) was
+   * at or after `since`, oldest change first, at most `limit`. Lets a node that
+   * shares the database but no broker see the changes other processes make.
+   */
+  listChanges(since: Date, limit: number): Promise<JobChange[]>;
   engineStats(): Promise<EngineStats[]>;
   /** Finished jobs whose files are still kept, oldest finished first. */
   listPurgeable(filter: PurgeFilter, limit: number): Promise<Job[]>;

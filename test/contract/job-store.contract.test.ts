@@ -197,4 +197,42 @@ describe.each(storeKinds)('JobStore contract: %s', (kind) => {
       running: 1,
     });
   });
+
+  it('lists the jobs changed since a time, each once at its latest change, oldest first', async () => {
+    const jobs = newJobs(engine(), 4);
+    const before = new Date(Date.now() - 1);
+    await store.insertJobs(jobs);
+    const mine = new Set(jobs.map((j) => j.id));
+    const ids = (changes: { id: string }[]): string[] =>
+      changes.map((c) => c.id).filter((id) => mine.has(id));
+    const inserted = await store.listChanges(before, 1000);
+    expect(ids(inserted).sort()).toEqual([...mine].sort());
+    for (const change of inserted)
+      expect(change.changedAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
+
+    // Every change a live view shows moves the job to the end, past `since`.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const mark = new Date();
+    expect(ids(await store.listChanges(mark, 1000))).toEqual([]);
+    await store.markRunning(jobs[2]!.id, 'w-1', 1, new Date());
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await store.markRunning(jobs[0]!.id, 'w-1', 1, new Date());
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await store.finishJob(jobs[2]!.id, outcome('succeeded', 'ok'));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await store.requeueJob(jobs[0]!.id);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await store.markPurged(jobs[2]!.id, new Date());
+    // markEnqueued is no visible change
+    await store.markEnqueued([jobs[1]!.id]);
+    const changed = await store.listChanges(mark, 1000);
+    expect(ids(changed)).toEqual([jobs[0]!.id, jobs[2]!.id]);
+    const times = changed.map((c) => c.changedAt.getTime());
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+
+    // The limit holds, oldest first.
+    const first = await store.listChanges(before, 1);
+    expect(first).toHaveLength(1);
+    expect(first[0]!.changedAt.getTime()).toBeLessThanOrEqual(times[0]!);
+  });
 });

@@ -3,6 +3,7 @@ import type { Job, JobOutcome, JobState, ResultKind } from '../../../domain/inde
 import { finalStates, MenagerieError } from '../../../domain/index.js';
 import type {
   EngineStats,
+  JobChange,
   JobFilter,
   JobPage,
   JobStore,
@@ -108,6 +109,7 @@ const guardedMethods = [
   'finishJob',
   'requeueJob',
   'listRunningByWorker',
+  'listChanges',
   'engineStats',
   'ping',
 ] as const;
@@ -143,6 +145,7 @@ export class KyselyJobStore implements JobStore {
 
   async insertJobs(jobs: readonly NewJob[]): Promise<void> {
     if (jobs.length === 0) return;
+    const now = Date.now();
     await this.db
       .insertInto('jobs')
       .values(
@@ -159,6 +162,7 @@ export class KyselyJobStore implements JobStore {
           created_at: job.createdAt.getTime(),
           callback_url: job.callbackUrl ?? null,
           owner: job.owner ?? null,
+          changed_at: now,
         })),
       )
       .execute();
@@ -213,7 +217,13 @@ export class KyselyJobStore implements JobStore {
   async markRunning(id: string, workerId: string, attempt: number, startedAt: Date): Promise<boolean> {
     const result = await this.db
       .updateTable('jobs')
-      .set({ state: 'running', worker_id: workerId, attempts: attempt, started_at: startedAt.getTime() })
+      .set({
+        state: 'running',
+        worker_id: workerId,
+        attempts: attempt,
+        started_at: startedAt.getTime(),
+        changed_at: Date.now(),
+      })
       .where('id', '=', id)
       .where('state', 'in', [...liveStates])
       .executeTakeFirst();
@@ -237,6 +247,7 @@ export class KyselyJobStore implements JobStore {
         stderr_bytes: outcome.stderrBytes,
         logs_truncated: outcome.logsTruncated ? 1 : 0,
         finished_at: outcome.finishedAt.getTime(),
+        changed_at: Date.now(),
       })
       .where('id', '=', id)
       .where('state', 'not in', [...finalStates])
@@ -247,7 +258,7 @@ export class KyselyJobStore implements JobStore {
   async requeueJob(id: string): Promise<void> {
     await this.db
       .updateTable('jobs')
-      .set({ state: 'queued', worker_id: null, started_at: null })
+      .set({ state: 'queued', worker_id: null, started_at: null, changed_at: Date.now() })
       .where('id', '=', id)
       .where('state', '=', 'running')
       .execute();
@@ -261,6 +272,18 @@ export class KyselyJobStore implements JobStore {
       .where('worker_id', '=', workerId)
       .execute();
     return rows.map(rowToJob);
+  }
+
+  async listChanges(since: Date, limit: number): Promise<JobChange[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .select(['id', 'changed_at'])
+      .where('changed_at', '>=', since.getTime())
+      .orderBy('changed_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({ id: row.id, changedAt: new Date(Number(row.changed_at)) }));
   }
 
   async engineStats(): Promise<EngineStats[]> {
@@ -296,7 +319,7 @@ export class KyselyJobStore implements JobStore {
   async markPurged(id: string, at: Date): Promise<boolean> {
     const result = await this.db
       .updateTable('jobs')
-      .set({ purged_at: at.getTime() })
+      .set({ purged_at: at.getTime(), changed_at: Date.now() })
       .where('id', '=', id)
       .where('purged_at', 'is', null)
       .executeTakeFirst();

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /** What differs between SQL dialects in the schema. */
 export interface DialectTraits {
@@ -128,6 +128,22 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
           .on('webhook_deliveries')
           .columns(['state', 'next_attempt_at'])
           .execute();
+      },
+    },
+    '0005_job_changed_at': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // When a job last changed (ms, the writer's clock): API nodes that share the
+        // database but no broker poll it for live views. Rows from before take their
+        // latest known time.
+        await db.schema
+          .alterTable('jobs')
+          .addColumn('changed_at', 'bigint', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await sql`update jobs set changed_at = coalesce(purged_at, finished_at, started_at, created_at)`.execute(
+          db,
+        );
+        // (changed_at, id): the poll is answered from the index alone.
+        await db.schema.createIndex('jobs_changed_at').on('jobs').columns(['changed_at', 'id']).execute();
       },
     },
   };

@@ -30,6 +30,8 @@ export interface JobsTable {
   callback_url: string | null;
   /** Name of the token that submitted the job; null without one. */
   owner: string | null;
+  /** When the job last changed (inserted, ran, finished, requeued, purged), ms by the writer's clock. */
+  changed_at: number;
 }
 
 export interface QueueMessagesTable {
