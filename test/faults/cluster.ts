@@ -24,6 +24,8 @@ const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
 export interface ClusterNode {
   readonly name: string;
   readonly args: string[];
+  /** Environment variables set for it on top of the test's own. */
+  readonly env: Record<string, string>;
   child: ChildProcess;
   /** The API's URL (API nodes only). */
   url: string | null;
@@ -38,8 +40,16 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a node and resolves once it serves (API) or its workers run (worker). */
-async function startNode(name: string, args: string[], logs: string[] = []): Promise<ClusterNode> {
-  const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startNode(
+  name: string,
+  args: string[],
+  env: Record<string, string> = {},
+  logs: string[] = [],
+): Promise<ClusterNode> {
+  const child = spawn(process.execPath, [cli, 'serve', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const keep = (line: string): void => {
     logs.push(line);
     if (logs.length > 300) logs.shift();
@@ -60,7 +70,7 @@ async function startNode(name: string, args: string[], logs: string[] = []): Pro
       reject(new Error(`${name} exited (${code ?? signal}) while starting:\n${logs.slice(-30).join('\n')}`)),
     );
   });
-  return { name, args, child, url, logs };
+  return { name, args, env, child, url, logs };
 }
 
 export interface Cluster {
@@ -98,6 +108,8 @@ export async function startCluster(options: {
   script?: string;
   /** More `serve` arguments for every node. */
   extraArgs?: string[];
+  /** Per worker node, the Docker engine it runs containers on (DOCKER_HOST); default the shared one. */
+  workerDockerHosts?: (string | undefined)[];
 }): Promise<Cluster> {
   const tag = randomBytes(4).toString('hex');
   const engine = `fault-${tag}`;
@@ -131,7 +143,8 @@ export async function startCluster(options: {
       dirs.push(data);
       workerIds.push(id);
       const args = [...common, '--role', 'worker', '--api', api.url!, '--worker-id', id, '--data', data];
-      const node = await startNode(id, args);
+      const dockerHost = options.workerDockerHosts?.[i];
+      const node = await startNode(id, args, dockerHost ? { DOCKER_HOST: dockerHost } : {});
       nodes.push(node);
       workers.push(node);
     }
@@ -157,7 +170,7 @@ export async function startCluster(options: {
       await exited(node.child);
     },
     restart: async (node) => {
-      const again = await startNode(node.name, node.args, node.logs);
+      const again = await startNode(node.name, node.args, node.env, node.logs);
       node.child = again.child;
       node.url = again.url;
     },

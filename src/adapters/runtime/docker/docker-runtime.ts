@@ -18,7 +18,7 @@ import { defaultResultLimits, type ResultLimits } from '../result/result-rules.j
 import { CgroupWatch } from './cgroup-events.js';
 import { AppArmorLoader, apparmorProfileFor, hostHasAppArmor } from './apparmor-profile.js';
 import { buildContainerSpec, labels } from './container-spec.js';
-import { JobFilesystems, type IdMap } from './job-filesystem.js';
+import { JobFilesystems, unmount, type IdMap } from './job-filesystem.js';
 import { CappedBuffer, CappedFile } from './output-capture.js';
 import { packInput } from './pack-input.js';
 
@@ -68,6 +68,22 @@ function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number }).statusCode;
 }
 
+/** Errors that mean the Docker engine itself is away (restarting, stopped), not that it refused a request. */
+export function isConnectionError(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') ||
+    /socket hang up/.test(message ?? '')
+  );
+}
+
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How long a run waits for a Docker engine that went away to answer again, ms. */
+const engineReturnMs = 60_000;
+/** How often cleanups the engine could not do while away are tried again, ms. */
+const deferredCleanupMs = 5_000;
+
 /** Creates a runtime on a Docker engine that answers. @throws DockerUnavailableError */
 export async function createDockerRuntime(options: DockerRuntimeOptions): Promise<DockerRuntime> {
   const { docker, where, isLocal } = dockerFromHost(options.dockerHost);
@@ -89,6 +105,7 @@ export async function createDockerRuntime(options: DockerRuntimeOptions): Promis
     jobIo,
     new JobFilesystems(options.workDir, idMapFromInfo(info)),
     options.logger,
+    info.DockerRootDir ?? '/var/lib/docker',
     // A local engine on a host that enforces AppArmor gets a profile per engine.
     isLocal && hostHasAppArmor() ? new AppArmorLoader() : null,
   );
@@ -96,11 +113,19 @@ export async function createDockerRuntime(options: DockerRuntimeOptions): Promis
 
 /** The Docker Engine adapter of the container runtime port. */
 export class DockerRuntime implements ContainerRuntime {
+  /** Set when a request found the engine away; the next run waits for it before creating anything. */
+  private engineAway = false;
+  /** Cleanups (container, volume, job filesystem) left for when the engine answers again, in order. */
+  private readonly deferredCleanups: (() => Promise<void>)[] = [];
+  private deferredTimer: NodeJS.Timeout | null = null;
+
   constructor(
     readonly docker: Docker,
     readonly jobIo: 'volume' | 'archive',
     private readonly filesystems: JobFilesystems,
     private readonly logger: Logger,
+    /** The engine's data root (local engines): where its local volumes keep their contents. */
+    private readonly dockerRootDir: string,
     /** Loads per-engine AppArmor profiles; null where the host has no AppArmor. */
     private readonly apparmor: AppArmorLoader | null = null,
   ) {}
@@ -111,6 +136,78 @@ export class DockerRuntime implements ContainerRuntime {
 
   async close(): Promise<void> {
     // dockerode keeps no connections open between requests.
+    if (this.deferredTimer) clearTimeout(this.deferredTimer);
+    this.deferredTimer = null;
+  }
+
+  /** Where a local volume's contents live on the engine's host (the local driver's layout). */
+  private volumeDataPath(name: string): string {
+    return path.join(this.dockerRootDir, 'volumes', name, '_data');
+  }
+
+  /** Cleanups waiting for the engine to answer again (left behind if the process ends first; removed at its next start). */
+  get pendingCleanups(): number {
+    return this.deferredCleanups.length;
+  }
+
+  /** Resolves once the engine answers; throws when it has not within `ms`. */
+  private async untilEngineAnswers(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (let pause = 250; ; pause = Math.min(pause * 2, 2000)) {
+      try {
+        await this.docker.ping();
+        if (this.engineAway) this.logger.info('the Docker engine answers again');
+        this.engineAway = false;
+        return;
+      } catch (error) {
+        if (Date.now() + pause > deadline) {
+          throw new Error(
+            `the Docker engine has not answered for ${Math.round(ms / 1000)} s (${(error as Error).message})`,
+            { cause: error },
+          );
+        }
+      }
+      await delay(pause);
+    }
+  }
+
+  /**
+   * Runs cleanups in order. One that fails because the engine is away is kept,
+   * with the ones after it, and tried again until the engine answers: a
+   * restarted engine does not leave a lost run's container and volume behind.
+   */
+  private async cleanUp(cleanups: (() => Promise<void>)[], jobId?: string): Promise<void> {
+    while (cleanups.length > 0) {
+      const cleanup = cleanups[0]!;
+      try {
+        await cleanup();
+      } catch (error) {
+        if (isConnectionError(error)) {
+          this.engineAway = true;
+          this.deferredCleanups.push(...cleanups);
+          this.scheduleDeferredCleanups();
+          this.logger.warn(
+            { jobId, err: error },
+            'the Docker engine is away; cleanup is tried again when it answers',
+          );
+          return;
+        }
+        this.logger.warn(
+          { jobId, err: error },
+          'cleanup after the job failed; it is retried at the next start',
+        );
+      }
+      cleanups.shift();
+    }
+  }
+
+  private scheduleDeferredCleanups(): void {
+    if (this.deferredTimer) return;
+    this.deferredTimer = setTimeout(() => {
+      this.deferredTimer = null;
+      void this.cleanUp(this.deferredCleanups.splice(0));
+    }, deferredCleanupMs);
+    this.deferredTimer.unref();
   }
 
   async resolveImage(image: string, options: { pull: boolean }): Promise<ResolvedImage | undefined> {
@@ -150,6 +247,8 @@ export class DockerRuntime implements ContainerRuntime {
     }
     const { Volumes } = await this.docker.listVolumes({ filters: filter });
     for (const v of Volumes ?? []) {
+      // A job filesystem still mounted on it goes first.
+      if (this.jobIo === 'volume') await unmount(v.Mountpoint);
       await this.docker
         .getVolume(v.Name)
         .remove()
@@ -168,35 +267,26 @@ export class DockerRuntime implements ContainerRuntime {
     const volumeName = `menagerie-${key}`;
     const volumeLabels = { [labels.job]: jobId, [labels.worker]: workerId, [labels.engine]: engine.name };
     const cleanups: (() => Promise<void>)[] = [];
-    const release = async (): Promise<void> => {
-      for (const cleanup of cleanups.splice(0).reverse()) {
-        await cleanup().catch((error: unknown) =>
-          this.logger.warn(
-            { jobId, err: error },
-            'cleanup after the job failed; it is retried at the next start',
-          ),
-        );
-      }
-    };
+    const release = (): Promise<void> => this.cleanUp(cleanups.splice(0).reverse(), jobId);
+    if (this.engineAway) await this.untilEngineAnswers(engineReturnMs);
     try {
+      // A plain local volume. In volume mode the job filesystem is mounted on its
+      // directory: Docker mounts nothing itself (a volume with mount options would
+      // be, and a live-restored engine loses count of those mounts: moby#44422).
+      await this.docker.createVolume({ Name: volumeName, Labels: volumeLabels });
+      cleanups.push(() => this.removeVolume(volumeName));
       let mountPath: string | undefined;
       if (this.jobIo === 'volume') {
-        const fs = await this.filesystems.create(key, engine.policy.volumeBytes, engine.policy.user, {
-          path: request.inputPath,
-          name: engine.inputFileName,
-        });
-        cleanups.push(() => this.filesystems.destroy(fs.dir));
+        const fs = await this.filesystems.create(
+          key,
+          engine.policy.volumeBytes,
+          engine.policy.user,
+          { path: request.inputPath, name: engine.inputFileName },
+          this.volumeDataPath(volumeName),
+        );
+        cleanups.push(() => this.filesystems.destroy(fs.dir, fs.mountPath));
         mountPath = fs.mountPath;
-        await this.docker.createVolume({
-          Name: volumeName,
-          Driver: 'local',
-          DriverOpts: { type: 'none', o: 'bind', device: fs.mountPath },
-          Labels: volumeLabels,
-        });
-      } else {
-        await this.docker.createVolume({ Name: volumeName, Labels: volumeLabels });
       }
-      cleanups.push(() => this.removeVolume(volumeName));
       let apparmorProfile: string | undefined;
       if (this.apparmor && engine.policy.apparmor === 'default') {
         const profile = apparmorProfileFor(engine.name);
@@ -255,9 +345,14 @@ export class DockerRuntime implements ContainerRuntime {
       cgroup?.start();
       const started = performance.now();
       const timer = setTimeout(() => kill('timeout'), engine.policy.timeoutMs);
-      let exit: { StatusCode: number };
+      let exit: { StatusCode: number; outputCut: boolean };
       try {
-        exit = (await container.wait({ condition: 'not-running' })) as { StatusCode: number };
+        exit = await this.waitForExit(container, streamEnded, {
+          jobId,
+          // A kill asked for while the engine was away is asked again once it answers.
+          killAgain: () => killedFor !== undefined && kill(killedFor),
+          giveUpAt: Date.now() + engine.policy.timeoutMs + engineReturnMs,
+        });
       } finally {
         clearTimeout(timer);
         cgroup?.stop();
@@ -296,6 +391,12 @@ export class DockerRuntime implements ContainerRuntime {
         if (st && st.ffree === 0) limitsHit.push('the job volume ran out of inodes');
       }
 
+      if (exit.outputCut) {
+        stderr.write(
+          '\n[menagerie: the Docker engine restarted during the run; output written meanwhile was not captured]\n',
+        );
+      }
+
       let result: CollectedResult = { kind: 'none' };
       let summary: string | null = null;
       if (ending.kind === 'exited') {
@@ -313,6 +414,12 @@ export class DockerRuntime implements ContainerRuntime {
           summary = await this.readSummaryByArchive(container, `${engine.mountpoint}/summary`, request);
         }
       }
+      if (exit.outputCut && ending.kind === 'exited' && result.kind === 'none') {
+        // Its stdout would be the result, and part of it is missing.
+        throw new Error(
+          'the Docker engine restarted while the engine ran, cutting its output; the job runs again',
+        );
+      }
       return {
         containerId: container.id,
         ending,
@@ -327,8 +434,69 @@ export class DockerRuntime implements ContainerRuntime {
         release,
       };
     } catch (error) {
+      if (isConnectionError(error)) this.engineAway = true;
       await release();
       throw error;
+    }
+  }
+
+  /**
+   * Waits for a started container to stop. The engine answers its wait request
+   * when the container stops; but when the engine goes away meanwhile (a
+   * restart, with live-restore keeping the container running), that request is
+   * never answered: the connection closes and the attach stream ends. So once
+   * the attach stream has ended without an answer, the container is inspected;
+   * if the engine is away, it is polled until it answers and the container has
+   * stopped, and the output counts as cut.
+   */
+  private async waitForExit(
+    container: Docker.Container,
+    streamEnded: Promise<void>,
+    how: { jobId: string; killAgain: () => void; giveUpAt: number },
+  ): Promise<{ StatusCode: number; outputCut: boolean }> {
+    const abort = new AbortController();
+    const waited = container.wait({ condition: 'not-running', abortSignal: abort.signal }).then(
+      (answer: { StatusCode: number }) => ({ answer }),
+      (error: unknown) => ({ error }),
+    );
+    const look = streamEnded.then(() => delay(1000)).then(() => 'look' as const);
+    let outcome = await Promise.race([waited, look]);
+    if (outcome !== 'look' && 'answer' in outcome) return { ...outcome.answer, outputCut: false };
+    if (outcome !== 'look' && !isConnectionError(outcome.error)) throw outcome.error;
+    if (outcome === 'look') {
+      try {
+        const state = (await container.inspect()).State;
+        if (state.Running) {
+          // The engine answers: the container only closed its output. Its wait request stands.
+          outcome = await waited;
+          if ('answer' in outcome) return { ...outcome.answer, outputCut: false };
+          if (!isConnectionError(outcome.error)) throw outcome.error;
+        } else {
+          abort.abort();
+          return { StatusCode: state.ExitCode, outputCut: false };
+        }
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+      }
+    }
+    abort.abort();
+    this.engineAway = true;
+    this.logger.warn({ jobId: how.jobId }, 'the Docker engine went away during the run; waiting for it');
+    for (;;) {
+      await delay(500);
+      try {
+        const state = (await container.inspect()).State;
+        this.engineAway = false;
+        if (!state.Running) return { StatusCode: state.ExitCode, outputCut: true };
+        how.killAgain();
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        if (Date.now() > how.giveUpAt) {
+          throw new Error('the Docker engine went away during the run and did not come back', {
+            cause: error,
+          });
+        }
+      }
     }
   }
 

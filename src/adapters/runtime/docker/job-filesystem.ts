@@ -14,7 +14,7 @@ export interface IdMap {
 }
 
 export interface JobFilesystem {
-  /** The directory holding the image and the mount. */
+  /** The directory holding the image (and the mount, unless mounted elsewhere). */
   readonly dir: string;
   /** Where the filesystem is mounted: the job volume's contents. */
   readonly mountPath: string;
@@ -41,18 +41,21 @@ export class JobFilesystems {
   /**
    * Creates, mounts and fills a job filesystem: the input is copied in, read-only,
    * owned by the container's root; the root directory belongs to the engine user.
+   * It is mounted on `mountAt` (an existing directory) when given, else in its own directory.
    */
   async create(
     key: string,
     sizeBytes: number,
     user: string,
     input: { path: string; name: string },
+    mountAt?: string,
   ): Promise<JobFilesystem> {
     const dir = path.join(this.baseDir, key);
     const image = path.join(dir, 'volume.ext4');
-    const mountPath = path.join(dir, 'mnt');
-    await this.destroy(dir);
-    await mkdir(mountPath, { recursive: true, mode: 0o700 });
+    const mountPath = mountAt ?? path.join(dir, 'mnt');
+    await this.destroy(dir, mountPath);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!mountAt) await mkdir(mountPath, { mode: 0o700 });
     const owner = this.hostIds(user);
     try {
       await run('truncate', ['-s', String(sizeBytes), image], { env: toolEnv });
@@ -82,7 +85,7 @@ export class JobFilesystems {
       // The directory that holds the mount stays private to the service.
       await chmod(dir, 0o711);
     } catch (error) {
-      await this.destroy(dir).catch(() => undefined);
+      await this.destroy(dir, mountPath).catch(() => undefined);
       throw new Error(`could not prepare the job filesystem in ${dir}: ${(error as Error).message}`, {
         cause: error,
       });
@@ -91,21 +94,8 @@ export class JobFilesystems {
   }
 
   /** Unmounts and deletes a job filesystem; safe on a partial or absent one. */
-  async destroy(dir: string): Promise<void> {
-    const mountPath = path.join(dir, 'mnt');
-    try {
-      await stat(dir);
-    } catch {
-      return;
-    }
-    if (await isMountPoint(mountPath)) {
-      try {
-        await run('umount', [mountPath], { env: toolEnv });
-      } catch {
-        // Still busy (a container not yet gone): detach now, freed when the last user leaves.
-        await run('umount', ['-l', mountPath], { env: toolEnv });
-      }
-    }
+  async destroy(dir: string, mountPath = path.join(dir, 'mnt')): Promise<void> {
+    await unmount(mountPath);
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -119,6 +109,17 @@ export class JobFilesystems {
     }
     for (const name of names) await this.destroy(path.join(this.baseDir, name));
     return names.length;
+  }
+}
+
+/** Unmounts whatever is mounted on `dir`; nothing when nothing is. */
+export async function unmount(dir: string): Promise<void> {
+  if (!(await isMountPoint(dir))) return;
+  try {
+    await run('umount', [dir], { env: toolEnv });
+  } catch {
+    // Still busy (a container not yet gone): detach now, freed when the last user leaves.
+    await run('umount', ['-l', dir], { env: toolEnv });
   }
 }
 
