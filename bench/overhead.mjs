@@ -7,100 +7,23 @@
 // the ratio. Latency is per job: container request to result recorded (Menagerie:
 // claim to final state; docker run: the command's wall time).
 import { spawn } from 'node:child_process';
-import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
+import { bareDockerRun, image } from './bare-docker-run.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.BENCH_N ?? 40);
 const levels = (process.env.BENCH_LEVELS ?? '1,2,4').split(',').map(Number);
-const image = 'localhost:5000/testkit:stable';
-const docker = new Docker();
 
 function quantile(values, q) {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function pool(count, concurrency, task) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-}
-
-function run(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`))));
-  });
-}
-
-async function uidBase() {
-  const info = await docker.info();
-  const m = /\/(\d+)\.(\d+)$/.exec(info.DockerRootDir ?? '');
-  return (info.SecurityOptions ?? []).some((o) => o.includes('userns')) && m ? Number(m[1]) : 0;
-}
-
-let bareRuns = 0;
-
-async function bare(concurrency, work) {
-  const run_ = bareRuns++;
-  const base = await uidBase();
-  const latencies = [];
-  const dirs = [];
-  for (let i = 0; i < N; i++) {
-    const dir = path.join(work, `bare-${run_}-${i}`);
-    await mkdir(dir);
-    await writeFile(path.join(dir, 'sample'), 'benchmark input\n');
-    await chown(dir, base + 1000, base + 1000);
-    dirs.push(dir);
-  }
-  const t0 = performance.now();
-  await pool(N, concurrency, async (i) => {
-    const start = performance.now();
-    await run('docker', [
-      'run',
-      '--rm',
-      '--network',
-      'none',
-      '--read-only',
-      '--cap-drop',
-      'ALL',
-      '--security-opt',
-      'no-new-privileges',
-      '--user',
-      '1000',
-      '--memory',
-      '512m',
-      '--memory-swap',
-      '512m',
-      '--cpus',
-      '1',
-      '--pids-limit',
-      '256',
-      '--ulimit',
-      'nofile=1024:1024',
-      '--ulimit',
-      'core=0:0',
-      '--tmpfs',
-      '/tmp:rw,noexec,nosuid,nodev,size=64m',
-      '--log-driver',
-      'none',
-      '-v',
-      `${dirs[i]}:/var/data`,
-      image,
-      '/engine/ok.sh',
-    ]);
-    latencies.push(performance.now() - start);
-  });
-  return { jobsPerSecond: N / ((performance.now() - t0) / 1000), latencies };
+function bare(concurrency, work) {
+  return bareDockerRun({ count: N, concurrency, work, cmd: ['/engine/ok.sh'] });
 }
 
 async function serve(concurrency, work) {

@@ -5,7 +5,9 @@
 // PostgreSQL and RabbitMQ, with an engine that sleeps 1 s and `workers: 8` on
 // each node. For each layout it submits BENCH_N jobs (default 8 per worker
 // slot × 4 rounds) and reports jobs/s against the ideal (worker slots ÷ 1 s),
-// from the first upload to the last final state.
+// from the first upload to the last final state, and against what this host
+// does with the same containers run by bare `docker run --rm`, as many at a
+// time as the layout has worker slots (the host's own ceiling).
 // Env: MENAGERIE_TEST_PG_URL, MENAGERIE_TEST_AMQP_URL (as the tests),
 // BENCH_WORKERS (slots per node, default 8), BENCH_ROUNDS (default 4).
 import { spawn } from 'node:child_process';
@@ -16,6 +18,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
+import { bareDockerRun, image, pool } from './bare-docker-run.mjs';
 import pg from 'pg';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,6 +27,7 @@ const pgUrl = process.env.MENAGERIE_TEST_PG_URL ?? 'postgres://menagerie:menager
 const amqpUrl = process.env.MENAGERIE_TEST_AMQP_URL ?? 'amqp://menagerie:menagerie@127.0.0.1:5672';
 const slots = Number(process.env.BENCH_WORKERS ?? 8);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
+const engineCmd = ['/bin/sh', '-c', 'sleep 1; echo done > /var/data/result'];
 
 function serve(args) {
   const child = spawn(process.execPath, [cli, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -56,15 +60,6 @@ function stopNode(node) {
   });
 }
 
-async function pool(count, concurrency, task) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-}
-
 async function layout(nodes) {
   const tag = randomBytes(4).toString('hex');
   const engine = `bench-${tag}`;
@@ -83,9 +78,9 @@ async function layout(nodes) {
         {
           name: engine,
           workers: slots,
-          image: 'localhost:5000/testkit:stable',
+          image,
           runflags: ['--network', 'none', '--read-only'],
-          cmd: ['/bin/sh', '-c', 'sleep 1; echo done > /var/data/result'],
+          cmd: engineCmd,
           mountpoint: '/var/data',
           sizelimit: 1000000,
           inputfilename: 'sample',
@@ -164,15 +159,29 @@ async function layout(nodes) {
 }
 
 const results = [];
-for (const nodes of [1, 2]) results.push(await layout(nodes));
+for (const nodes of [1, 2]) {
+  const result = await layout(nodes);
+  // What this host does with the same containers and no Menagerie: as many at a time as the layout has slots.
+  const work = await mkdtemp(path.join(tmpdir(), 'menagerie-bench-bare-'));
+  try {
+    const bare = await bareDockerRun({ count: result.jobs, concurrency: result.ideal, work, cmd: engineCmd });
+    results.push({ ...result, bareRate: bare.jobsPerSecond });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
 console.log(
   `scale-out: engine sleeps 1 s, ${slots} workers per node, ${rounds} rounds, PostgreSQL + RabbitMQ`,
 );
-console.log('nodes  jobs  failed  seconds  jobs/s  ideal  of ideal  (uploads took)');
+console.log(
+  'nodes  jobs  failed  seconds  jobs/s  ideal  of ideal | bare docker run, same concurrency: jobs/s  menagerie/bare  (uploads took)',
+);
 for (const r of results) {
   console.log(
     `${String(r.nodes).padStart(5)}  ${String(r.jobs).padStart(4)}  ${String(r.failed).padStart(6)}  ` +
       `${r.seconds.toFixed(1).padStart(7)}  ${r.rate.toFixed(2).padStart(6)}  ${String(r.ideal).padStart(5)}  ` +
-      `${((100 * r.rate) / r.ideal).toFixed(0).padStart(7)} %  (${r.submitSeconds.toFixed(1)} s)`,
+      `${((100 * r.rate) / r.ideal).toFixed(0).padStart(7)} % |` +
+      `${r.bareRate.toFixed(2).padStart(42)}  ${((100 * r.rate) / r.bareRate).toFixed(0).padStart(13)} %  ` +
+      `(${r.submitSeconds.toFixed(1)} s)`,
   );
 }
