@@ -7,18 +7,24 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
+import { expect } from 'vitest';
 import { createScratchDatabase, testUrls, type ScratchDatabase } from '../contract/backends.js';
 import {
   docker,
   leftoversOf,
   repoRoot,
+  submit,
   testkitEngine,
+  waitFor,
   writeEngines,
   type JobJson,
 } from '../helpers/service.js';
 
 const run = promisify(execFile);
 const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
+
+/** Log lines kept per node: enough for every line a 50-job run writes, so tests can count them. */
+const keptLogLines = 2000;
 
 /** One `menagerie serve` process of the cluster. */
 export interface ClusterNode {
@@ -29,7 +35,7 @@ export interface ClusterNode {
   child: ChildProcess;
   /** The API's URL (API nodes only). */
   url: string | null;
-  /** Its last log lines, printed when a test fails. */
+  /** Its last log lines (up to {@link keptLogLines}), checked by tests and printed when one fails. */
   readonly logs: string[];
 }
 
@@ -52,7 +58,7 @@ async function startNode(
   });
   const keep = (line: string): void => {
     logs.push(line);
-    if (logs.length > 300) logs.shift();
+    if (logs.length > keptLogLines) logs.shift();
   };
   createInterface({ input: child.stderr! }).on('line', keep);
   const url = await new Promise<string | null>((resolve, reject) => {
@@ -295,4 +301,67 @@ export async function postgresCluster(action: 'stop' | 'start'): Promise<void> {
   const { stdout } = await run('pg_lsclusters', ['-h']);
   const [version, name] = stdout.trim().split('\n').sort().at(-1)!.split(/\s+/);
   await run('pg_ctlcluster', [version!, name!, action, ...(action === 'stop' ? ['-m', 'fast'] : [])]);
+}
+
+/**
+ * Submits `count` jobs (inputs `<label> 0`, `<label> 1` …), `concurrency` uploads at a time;
+ * returns their ids in input order.
+ */
+export async function submitMany(
+  c: Cluster,
+  label: string,
+  count: number,
+  concurrency = 8,
+): Promise<string[]> {
+  const ids: string[] = new Array<string>(count);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < count; i = next++)
+      ids[i] = await submit(c.api.url!, c.engine, Buffer.from(`${label} ${i}`));
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return ids;
+}
+
+/** How many of `ids` are not final yet. */
+export async function notFinal(c: Cluster, ids: readonly string[]): Promise<number> {
+  const response = await fetch(`${c.api.url}/api/v1/jobs?engine=${c.engine}&limit=500`);
+  const { jobs } = (await response.json()) as { jobs: JobJson[] };
+  const final = new Set(
+    jobs.filter((j) => ['succeeded', 'failed', 'cancelled'].includes(j.state)).map((j) => j.id),
+  );
+  return ids.filter((id) => !final.has(id)).length;
+}
+
+/** Waits until a container of one of the cluster's worker nodes runs: work is in flight. */
+export async function waitForRunning(c: Cluster): Promise<void> {
+  await waitFor('a job container to run', async () => {
+    const running = await docker.listContainers({
+      filters: { label: [`menagerie.worker`], status: ['running'] },
+    });
+    return running.some((x) => c.workerIds.includes(x.Labels['menagerie.worker'] ?? '')) ? true : undefined;
+  });
+}
+
+/** Per job, how many `job finished` lines the worker nodes logged for it. */
+export function timesFinished(c: Cluster, ids: readonly string[]): number[] {
+  const lines = c.workers.flatMap((w) => w.logs.filter((line) => line.includes('"msg":"job finished"')));
+  return ids.map((id) => lines.filter((line) => line.includes(`"jobId":"${id}"`)).length);
+}
+
+/**
+ * The end every fault run must reach: each job succeeded and was recorded once (one
+ * `job finished` line across the worker nodes), its result is the engine's output, and
+ * the broker holds no message for the engine, none dead-lettered.
+ */
+export async function expectEveryJobDoneOnce(
+  c: Cluster,
+  ids: readonly string[],
+  jobs: JobJson[],
+): Promise<void> {
+  expect(jobs.map((j) => j.state)).toEqual(ids.map(() => 'succeeded'));
+  expect(timesFinished(c, ids)).toEqual(ids.map(() => 1));
+  for (const id of ids) expect(await (await fetch(`${c.api.url}/link/${id}`)).text()).toBe('done\n');
+  await waitFor('no message left', async () => ((await c.messagesLeft()) === 0 ? true : undefined));
+  expect(await c.deadLetters()).toBe(0);
 }
