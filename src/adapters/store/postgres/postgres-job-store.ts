@@ -7,7 +7,7 @@ import type { Database } from '../sql/schema.js';
 export interface SqlStoreOptions {
   /** Most connections held open. Default 10. */
   readonly poolSize?: number;
-  /** Where connection errors of idle pooled connections (a database restart) are reported. */
+  /** Where errors of pooled connections (a database restart) are reported. */
   readonly logger?: Logger;
 }
 
@@ -19,9 +19,14 @@ export function createPostgresJobStore(url: string, options: SqlStoreOptions = {
     // A request fails fast while the database is away (the API answers 503) instead of hanging.
     connectionTimeoutMillis: 5000,
   });
-  // An idle connection that the server closes (restart, failover) emits here;
-  // unhandled, it would end the process. The pool opens a fresh one on next use.
+  // A connection that the server closes (restart, failover) emits 'error'; unhandled, it
+  // would end the process. The pool reports idle ones here; one checked out by a query is
+  // not listened to by the pool, so each connection gets its own listener (the query
+  // itself fails with the error). The pool opens fresh connections on next use.
   pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle PostgreSQL connection lost'));
+  pool.on('connect', (client) =>
+    client.on('error', (error) => options.logger?.warn({ err: error }, 'PostgreSQL connection lost')),
+  );
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return new KyselyJobStore(db, {
     autoIncrementType: 'serial',
