@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTestServers } from '../contract/backends.js';
 import { submit, waitFor } from '../helpers/service.js';
@@ -7,6 +8,8 @@ import { startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
 useTestServers('shared');
 
 const testkitImage = 'localhost:5000/testkit:stable';
+/** The shared engine's bridge, which image builds need: a second daemon must leave it alone. */
+const sharedBridge = '/sys/class/net/docker0';
 
 /**
  * Two worker nodes over PostgreSQL and RabbitMQ: the first runs its containers
@@ -16,6 +19,7 @@ const testkitImage = 'localhost:5000/testkit:stable';
 describe('dockerd restarted under load (live-restore)', () => {
   let dockerd: PrivateDockerd | undefined;
   let cluster: Cluster | undefined;
+  const bridgeBefore = existsSync(sharedBridge);
 
   afterEach(async () => {
     const c = cluster;
@@ -29,6 +33,7 @@ describe('dockerd restarted under load (live-restore)', () => {
       await dockerd?.destroy();
       dockerd = undefined;
     }
+    expect(existsSync(sharedBridge)).toBe(bridgeBefore);
   });
 
   async function start(script: string): Promise<{ c: Cluster; d: PrivateDockerd }> {

@@ -13,7 +13,9 @@ import { docker as sharedDocker } from '../helpers/service.js';
  * touching the engine every other test shares. Like the shared one it remaps
  * user namespaces and keeps containers running across a restart
  * (live-restore); it has no bridge and touches no iptables rules, since
- * engines run without a network.
+ * engines run without a network. It runs in a network namespace of its own:
+ * a dockerd without a bridge deletes the host's `docker0` at start, which is
+ * the shared engine's.
  */
 export interface PrivateDockerd {
   /** Its socket, as DOCKER_HOST takes it. */
@@ -59,8 +61,11 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   const start = async (): Promise<void> => {
     const log = await open(logFile, 'a');
     child = spawn(
-      'dockerd',
+      'unshare',
       [
+        '--net',
+        '--',
+        'dockerd',
         '--config-file',
         configFile,
         '--host',
