@@ -225,11 +225,16 @@ export async function startCluster(options: {
       // Reported above; removed here so a failed run leaves nothing on the shared Docker engine.
       for (const { containers, volumes } of leftovers) {
         for (const id of containers) await docker.getContainer(id).remove({ force: true, v: true });
-        for (const name of volumes)
-          await docker
-            .getVolume(name)
-            .remove()
-            .catch(() => undefined);
+        for (const name of volumes) {
+          // A killed worker's job filesystem is still mounted on its volume's directory.
+          const volume = docker.getVolume(name);
+          const mountpoint = await volume.inspect().then(
+            (v) => v.Mountpoint,
+            () => undefined,
+          );
+          if (mountpoint) await run('umount', ['-l', mountpoint]).catch(() => undefined);
+          await volume.remove().catch(() => undefined);
+        }
       }
       await database.drop();
       if (queueUrl !== 'embedded') await deleteEngineQueues(engine);
