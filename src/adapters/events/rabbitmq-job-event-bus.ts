@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { JobEventBus } from '../../ports/job-event-bus.js';
 import { RabbitMqConnection, type BackoffOptions } from '../queue/rabbitmq/rabbitmq-connection.js';
@@ -99,8 +98,8 @@ export class RabbitMqJobEventBus implements JobEventBus {
     let stopping = false;
     let channel: Channel | null = null;
 
-    const start = async (): Promise<void> => {
-      const ch = await (await this.connection.get()).createChannel();
+    const start = async (model: ChannelModel): Promise<void> => {
+      const ch = await model.createChannel();
       try {
         ch.on('error', (error: Error) => log.warn({ err: error }, 'RabbitMQ event consumer channel error'));
         // Closed with its connection (broker restart) or by an error: listen again
@@ -136,18 +135,8 @@ export class RabbitMqJobEventBus implements JobEventBus {
         throw error;
       }
     };
-    const listen = async (): Promise<void> => {
-      for (let failures = 0; !stopping && !this.connection.isClosed; failures++) {
-        try {
-          await start();
-          return;
-        } catch (error) {
-          if (stopping || this.connection.isClosed) return;
-          if (failures % 10 === 0) log.warn({ err: error }, 'could not listen to job changes; trying again');
-          await delay(Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
-        }
-      }
-    };
+    const listen = (): Promise<void> =>
+      this.connection.keepOpening(start, () => stopping, log, 'listen to job changes');
     void listen();
 
     const stop = async (): Promise<void> => {

@@ -35,6 +35,31 @@ export class RabbitMqConnection {
     return this.closed;
   }
 
+  /**
+   * Opens a consumer (`open` makes its channel on the live connection) until it
+   * succeeds, with backoff, unless `stopped()` or the connection is closed;
+   * every tenth failure is logged. Consumers call it again when their channel closes.
+   */
+  async keepOpening(
+    open: (model: ChannelModel) => Promise<void>,
+    stopped: () => boolean,
+    log: Logger,
+    what: string,
+  ): Promise<void> {
+    for (let failures = 0; !stopped() && !this.closed; failures++) {
+      try {
+        await open(await this.get());
+        return;
+      } catch (error) {
+        if (stopped() || this.closed) return;
+        if (failures % 10 === 0) log.warn({ err: error }, `could not ${what}; trying again`);
+        await delay(
+          Math.min(this.backoff.maxMs ?? 5000, (this.backoff.minMs ?? 250) * 2 ** Math.min(failures, 5)),
+        );
+      }
+    }
+  }
+
   /** The live connection, waiting for one at most `waitMs`. */
   async get(waitMs = Number.POSITIVE_INFINITY): Promise<ChannelModel> {
     if (this.current) return this.current;

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type {
@@ -181,18 +180,8 @@ export class RabbitMqJobQueue implements JobQueue {
         throw error;
       }
     };
-    const resubscribe = async (): Promise<void> => {
-      for (let failures = 0; !stopping && !this.connection.isClosed; failures++) {
-        try {
-          await start(await this.connection.get());
-          return;
-        } catch (error) {
-          if (stopping || this.connection.isClosed) return;
-          if (failures % 10 === 0) log.warn({ err: error }, 'could not subscribe; trying again');
-          await delay(Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
-        }
-      }
-    };
+    const resubscribe = (): Promise<void> =>
+      this.connection.keepOpening(start, () => stopping, log, 'subscribe');
     void resubscribe();
 
     return {
