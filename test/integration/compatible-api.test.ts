@@ -26,6 +26,11 @@ describe('the compatible (2016) API against real containers', () => {
       testkitEngine('exit3', { cmd: '/engine/exit3.sh' }),
       testkitEngine('sleep', { cmd: '/engine/sleep.sh', timeout: 2 }),
       testkitEngine('small', { cmd: '/engine/echo.sh', sizelimit: 1000 }),
+      // Closes its stdout and stderr first, then works on: nothing is left to tell it ended but its exit.
+      testkitEngine('quiet', {
+        cmd: ['/bin/sh', '-c', 'exec >&- 2>&-; sleep 2; echo done > /var/data/result'],
+      }),
+      testkitEngine('quiet-forever', { cmd: ['/bin/sh', '-c', 'exec >&- 2>&-; sleep 60'], timeout: 3 }),
     ]);
     svc = await startTestService({ engines });
   });
@@ -87,6 +92,17 @@ describe('the compatible (2016) API against real containers', () => {
       const left = await docker.listContainers({ all: true, filters: { label: [`menagerie.job=${id}`] } });
       return left.length === 0 ? true : undefined;
     });
+  });
+
+  it('follows an engine that closed its output to its end, and to its timeout', async () => {
+    const done = await submit(svc.url, 'quiet', Buffer.from('x'));
+    const forever = await submit(svc.url, 'quiet-forever', Buffer.from('x'));
+    const job = await waitForFinal(svc.url, done, 30_000);
+    expect(job.state).toBe('succeeded');
+    expect(await (await fetch(`${svc.url}/link/${done}`)).text()).toBe('done\n');
+    const killed = await waitForFinal(svc.url, forever, 30_000);
+    expect(killed.state).toBe('failed');
+    expect(killed.reason).toBe('timeout after 3 s (killed)');
   });
 
   it('refuses an oversize upload with 413 and leaves no file and no job behind', async () => {

@@ -145,11 +145,6 @@ export class DockerRuntime implements ContainerRuntime {
     return path.join(this.dockerRootDir, 'volumes', name, '_data');
   }
 
-  /** Cleanups waiting for the engine to answer again (left behind if the process ends first; removed at its next start). */
-  get pendingCleanups(): number {
-    return this.deferredCleanups.length;
-  }
-
   /** Resolves once the engine answers; throws when it has not within `ms`. */
   private async untilEngineAnswers(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
@@ -460,23 +455,32 @@ export class DockerRuntime implements ContainerRuntime {
       (error: unknown) => ({ error }),
     );
     const look = streamEnded.then(() => delay(1000)).then(() => 'look' as const);
-    let outcome = await Promise.race([waited, look]);
-    if (outcome !== 'look' && 'answer' in outcome) return { ...outcome.answer, outputCut: false };
-    if (outcome !== 'look' && !isConnectionError(outcome.error)) throw outcome.error;
-    if (outcome === 'look') {
-      try {
-        const state = (await container.inspect()).State;
-        if (state.Running) {
-          // The engine answers: the container only closed its output. Its wait request stands.
-          outcome = await waited;
-          if ('answer' in outcome) return { ...outcome.answer, outputCut: false };
-          if (!isConnectionError(outcome.error)) throw outcome.error;
-        } else {
+    const outcome = await Promise.race([waited, look]);
+    if (outcome !== 'look') {
+      if ('answer' in outcome) return { ...outcome.answer, outputCut: false };
+      if (!isConnectionError(outcome.error)) throw outcome.error;
+    } else {
+      // The attach stream ended and the wait request is unanswered. Either the engine is
+      // away, or the container closed its output and runs on: then keep waiting, looking
+      // at the engine now and then, as nothing else would tell if it went away now.
+      for (;;) {
+        let state: Docker.ContainerInspectInfo['State'];
+        try {
+          state = (await container.inspect()).State;
+        } catch (error) {
+          if (!isConnectionError(error)) throw error;
+          break;
+        }
+        if (!state.Running) {
           abort.abort();
           return { StatusCode: state.ExitCode, outputCut: false };
         }
-      } catch (error) {
-        if (!isConnectionError(error)) throw error;
+        how.killAgain();
+        const next = await Promise.race([waited, delay(5000).then(() => 'look' as const)]);
+        if (next === 'look') continue;
+        if ('answer' in next) return { ...next.answer, outputCut: false };
+        if (!isConnectionError(next.error)) throw next.error;
+        break;
       }
     }
     abort.abort();
