@@ -76,10 +76,12 @@ export interface JobStore {
   listRunningByWorker(workerId: string): Promise<Job[]>;
   /**
    * Jobs whose latest change (inserted, running, final, requeued, purged) was
-   * at or after `since`, oldest change first, at most `limit`. Lets a node that
-   * shares the database but no broker see the changes other processes make.
+   * at or after `since`, in (changedAt, id) order, at most `limit`. Lets a node
+   * that shares the database but no broker see the changes other processes make.
+   * @param after the last change of the page before: only changes after it in
+   *   (changedAt, id) order, so pages go on even where many share one time.
    */
-  listChanges(since: Date, limit: number): Promise<JobChange[]>;
+  listChanges(since: Date, limit: number, after?: JobChange): Promise<JobChange[]>;
   engineStats(): Promise<EngineStats[]>;
   /** Finished jobs whose files are still kept, oldest finished first. */
   listPurgeable(filter: PurgeFilter, limit: number): Promise<Job[]>;

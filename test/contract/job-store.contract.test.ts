@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestServers } from './backends.js';
 import type { KyselyJobStore } from '../../src/adapters/store/sql/kysely-job-store.js';
 import { endedWithoutRun, newJobId, type JobOutcome } from '../../src/domain/index.js';
-import type { NewJob } from '../../src/ports/job-store.js';
+import type { JobChange, NewJob } from '../../src/ports/job-store.js';
 import { openScratchStore, storeKinds } from './backends.js';
 
 function sha(): string {
@@ -234,5 +234,48 @@ describe.each(storeKinds)('JobStore contract: %s', (kind) => {
     const first = await store.listChanges(before, 1);
     expect(first).toHaveLength(1);
     expect(first[0]!.changedAt.getTime()).toBeLessThanOrEqual(times[0]!);
+  });
+
+  it('pages the changes by (time, id) after a cursor, past many that share one time', async () => {
+    const jobs = newJobs(engine(), 5);
+    const mine = new Set(jobs.map((j) => j.id));
+    const ids = (changes: JobChange[]): string[] => changes.map((c) => c.id).filter((id) => mine.has(id));
+    await store.insertJobs(jobs);
+    // All five changes stamped in one millisecond, as a busy node's often are.
+    const at = Date.now() + 60_000;
+    await store.db
+      .updateTable('jobs')
+      .set({ changed_at: at })
+      .where('id', 'in', [...mine])
+      .execute();
+    const since = new Date(at);
+    const pages: string[][] = [];
+    let after: JobChange | undefined;
+    for (let page = 0; page < 10; page++) {
+      const changes = await store.listChanges(since, 2, after);
+      for (const change of changes) expect(change.changedAt.getTime()).toBe(at);
+      pages.push(changes.map((c) => c.id));
+      if (changes.length < 2) break;
+      after = changes.at(-1);
+    }
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+    const read = pages.flat();
+    expect(new Set(read)).toEqual(mine);
+    expect(read).toHaveLength(mine.size);
+
+    // A later change comes after the cursor however its id sorts; an earlier one does not.
+    await store.db
+      .updateTable('jobs')
+      .set({ changed_at: at + 1 })
+      .where('id', '=', read[0]!)
+      .execute();
+    await store.db
+      .updateTable('jobs')
+      .set({ changed_at: at - 1 })
+      .where('id', '=', read[1]!)
+      .execute();
+    const cursor = { id: read.at(-1)!, changedAt: new Date(at) };
+    expect(ids(await store.listChanges(new Date(at - 10), 10, cursor))).toEqual([read[0]]);
+    expect(ids(await store.listChanges(new Date(at - 10), 10))).toEqual([read[1], ...read.slice(2), read[0]]);
   });
 });

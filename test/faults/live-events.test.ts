@@ -84,12 +84,15 @@ describe.each([
   });
 
   it('reach the SSE clients of the API node as running, then succeeded', async () => {
-    cluster = await startCluster({ workers: 1, db, queue });
+    // The engine runs 3 s, so a poll of the store (every 1 s, over MySQL with the embedded
+    // queue) lands while the job is running however late it comes: events are hints, and
+    // one that arrives after the job ended shows only `succeeded`.
+    cluster = await startCluster({ workers: 1, db, queue, script: 'sleep 3; echo done > /var/data/result' });
     const c = cluster;
     try {
       events = await openEvents(c.api.url!);
       const id = await submit(c.api.url!, c.engine, Buffer.from('live'));
-      // The engine sleeps 1 s: the worker's `running` has a second to arrive before `succeeded`.
+      // The worker's `running` has three seconds to arrive before `succeeded`.
       const seen = await events.waitForState(id, 'succeeded', 60_000);
       const states = seen.map((j) => j.state);
       expect(states).toContain('running');

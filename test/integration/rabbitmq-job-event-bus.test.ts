@@ -41,7 +41,8 @@ describe('RabbitMqJobEventBus on the real broker', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       return got.api1.includes('probe') && got.api2.includes('probe') ? true : undefined;
     });
-    got.api1.length = got.api2.length = 0;
+    // Probes still on their way may arrive after this point: they are left out below, not cleared here.
+    const jobs = (ids: string[]): string[] => ids.filter((id) => id !== 'probe');
     worker.publish('job-1');
     api1.publish('job-2');
     await waitFor('the changes to arrive', async () =>
@@ -50,8 +51,8 @@ describe('RabbitMqJobEventBus on the real broker', () => {
         : undefined,
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(got.api1).toEqual(['job-1']);
-    expect(got.api2).toEqual(['job-1', 'job-2']);
+    expect(jobs(got.api1)).toEqual(['job-1']);
+    expect(jobs(got.api2)).toEqual(['job-1', 'job-2']);
   });
 
   it('publishing with no broker to reach neither throws nor waits', async () => {

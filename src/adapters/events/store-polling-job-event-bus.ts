@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { JobEventBus } from '../../ports/job-event-bus.js';
-import type { JobStore } from '../../ports/job-store.js';
+import type { JobChange, JobStore } from '../../ports/job-store.js';
 
 export interface StorePollingOptions {
   readonly store: Pick<JobStore, 'listChanges'>;
@@ -15,7 +15,10 @@ export interface StorePollingOptions {
   readonly overlapMs?: number;
   /** Most changes read per page. Default 500. */
   readonly pageSize?: number;
-  /** Most pages read per look before waiting for the next one. Default 10. */
+  /**
+   * Most pages read per look; the next look goes on where this one stopped.
+   * Default 10.
+   */
   readonly maxPages?: number;
 }
 
@@ -37,16 +40,29 @@ export class StorePollingJobEventBus implements JobEventBus {
     const overlapMs = this.options.overlapMs ?? 5000;
     const pageSize = this.options.pageSize ?? 500;
     const maxPages = this.options.maxPages ?? 10;
+    // The newest change time read so far; each look starts `overlapMs` before it.
     // Changes from before the subscription are of no interest to a live view.
-    let from = Date.now() - overlapMs;
+    let newest = Date.now();
+    // Where a look that stopped at `maxPages` left off: the next look goes on from there.
+    let resumeAfter: JobChange | undefined;
     // Each change delivered still inside the window (job id → its time), so the overlap is not delivered twice.
     const delivered = new Map<string, number>();
     let failing = false;
 
     const look = async (): Promise<void> => {
-      for (let page = 0; page < maxPages; page++) {
-        const changes = await store.listChanges(new Date(from), pageSize);
-        let newest = from;
+      // The window and the paging cursor are kept apart: pages go on by (changed_at, id),
+      // which passes any number of changes sharing one time, while every complete look
+      // starts again `overlapMs` back, however many pages the last one read, so a change
+      // committed late or stamped by a clock behind is still found.
+      const since = new Date(newest - overlapMs);
+      let after = resumeAfter;
+      resumeAfter = undefined;
+      for (let page = 0; ; page++) {
+        if (page === maxPages) {
+          resumeAfter = after;
+          break;
+        }
+        const changes = await store.listChanges(since, pageSize, after);
         for (const change of changes) {
           const at = change.changedAt.getTime();
           newest = Math.max(newest, at);
@@ -54,15 +70,11 @@ export class StorePollingJobEventBus implements JobEventBus {
           delivered.set(change.id, at);
           listener(change.id);
         }
-        // A full page: read on from its last change (what repeats is skipped above).
-        if (changes.length === pageSize) {
-          from = newest;
-          continue;
-        }
-        from = Math.max(from, newest - overlapMs);
-        break;
+        if (changes.length < pageSize) break;
+        after = changes.at(-1);
       }
-      for (const [id, at] of delivered) if (at < from) delivered.delete(id);
+      const windowStart = newest - overlapMs;
+      for (const [id, at] of delivered) if (at < windowStart) delivered.delete(id);
     };
 
     let running: Promise<void> | null = null;

@@ -274,15 +274,19 @@ export class KyselyJobStore implements JobStore {
     return rows.map(rowToJob);
   }
 
-  async listChanges(since: Date, limit: number): Promise<JobChange[]> {
-    const rows = await this.db
+  async listChanges(since: Date, limit: number, after?: JobChange): Promise<JobChange[]> {
+    let query = this.db
       .selectFrom('jobs')
       .select(['id', 'changed_at'])
-      .where('changed_at', '>=', since.getTime())
-      .orderBy('changed_at')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
+      .where('changed_at', '>=', since.getTime());
+    if (after) {
+      const at = after.changedAt.getTime();
+      // Spelled out rather than a row-value comparison: every dialect answers it from the (changed_at, id) index.
+      query = query
+        .where('changed_at', '>=', at)
+        .where((eb) => eb.or([eb('changed_at', '>', at), eb('id', '>', after.id)]));
+    }
+    const rows = await query.orderBy('changed_at').orderBy('id').limit(limit).execute();
     return rows.map((row) => ({ id: row.id, changedAt: new Date(Number(row.changed_at)) }));
   }
 
