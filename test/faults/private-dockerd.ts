@@ -128,7 +128,11 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
             await docker.getContainer(c.Id).remove({ force: true, v: true });
           }
           const { Volumes } = await docker.listVolumes();
-          for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove();
+          for (const v of Volumes ?? []) {
+            // A job filesystem a worker left mounted on it goes first.
+            await run('umount', ['-l', v.Mountpoint]).catch(() => undefined);
+            await docker.getVolume(v.Name).remove();
+          }
         }
       } finally {
         await stop();

@@ -6,13 +6,20 @@ import { openScratchStore, testUrls, useTestServers } from '../contract/backends
 
 useTestServers('shared');
 
-/** Ends a server connection from another session, as a database restart does. */
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Ends a server connection from another session, as a database restart does,
+ * and returns once the server has let it go (the client's socket then has the news).
+ */
 const terminate = {
   postgres: async (id: number): Promise<void> => {
     const admin = new pg.Client({ connectionString: testUrls.postgres });
     await admin.connect();
     try {
       await admin.query('select pg_terminate_backend($1)', [id]);
+      while ((await admin.query('select 1 from pg_stat_activity where pid = $1', [id])).rowCount)
+        await sleep(50);
     } finally {
       await admin.end();
     }
@@ -21,6 +28,14 @@ const terminate = {
     const admin = await mysql.createConnection(testUrls.mysql);
     try {
       await admin.query(`kill ${id}`);
+      for (;;) {
+        const [rows] = await admin.query<mysql.RowDataPacket[]>(
+          'select 1 from information_schema.processlist where id = ?',
+          [id],
+        );
+        if (rows.length === 0) break;
+        await sleep(50);
+      }
     } finally {
       await admin.end();
     }

@@ -135,8 +135,7 @@ export class RabbitMqJobEventBus implements JobEventBus {
         throw error;
       }
     };
-    const listen = (): Promise<void> =>
-      this.connection.keepOpening(start, () => stopping, log, 'listen to job changes');
+    const listen = this.connection.opener(start, () => stopping, log, 'listen to job changes');
     void listen();
 
     const stop = async (): Promise<void> => {

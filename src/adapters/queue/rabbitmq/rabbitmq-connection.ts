@@ -36,28 +36,37 @@ export class RabbitMqConnection {
   }
 
   /**
-   * Opens a consumer (`open` makes its channel on the live connection) until it
-   * succeeds, with backoff, unless `stopped()` or the connection is closed;
-   * every tenth failure is logged. Consumers call it again when their channel closes.
+   * For a consumer: a function that opens it (`open` makes its channel on the
+   * live connection), trying again with backoff until it succeeds, unless
+   * `stopped()` or the connection is closed; every tenth failure is logged.
+   * Call it at first and whenever the consumer's channel closes; a call while
+   * an opening is under way joins it, so one consumer never becomes two.
    */
-  async keepOpening(
+  opener(
     open: (model: ChannelModel) => Promise<void>,
     stopped: () => boolean,
     log: Logger,
     what: string,
-  ): Promise<void> {
-    for (let failures = 0; !stopped() && !this.closed; failures++) {
-      try {
-        await open(await this.get());
-        return;
-      } catch (error) {
-        if (stopped() || this.closed) return;
-        if (failures % 10 === 0) log.warn({ err: error }, `could not ${what}; trying again`);
-        await delay(
-          Math.min(this.backoff.maxMs ?? 5000, (this.backoff.minMs ?? 250) * 2 ** Math.min(failures, 5)),
-        );
+  ): () => Promise<void> {
+    let opening: Promise<void> | null = null;
+    const keepOpening = async (): Promise<void> => {
+      for (let failures = 0; !stopped() && !this.closed; failures++) {
+        try {
+          await open(await this.get());
+          return;
+        } catch (error) {
+          if (stopped() || this.closed) return;
+          if (failures % 10 === 0) log.warn({ err: error }, `could not ${what}; trying again`);
+          await delay(
+            Math.min(this.backoff.maxMs ?? 5000, (this.backoff.minMs ?? 250) * 2 ** Math.min(failures, 5)),
+          );
+        }
       }
-    }
+    };
+    return () =>
+      (opening ??= keepOpening().finally(() => {
+        opening = null;
+      }));
   }
 
   /** The live connection, waiting for one at most `waitMs`. */

@@ -180,8 +180,7 @@ export class RabbitMqJobQueue implements JobQueue {
         throw error;
       }
     };
-    const resubscribe = (): Promise<void> =>
-      this.connection.keepOpening(start, () => stopping, log, 'subscribe');
+    const resubscribe = this.connection.opener(start, () => stopping, log, 'subscribe');
     void resubscribe();
 
     return {

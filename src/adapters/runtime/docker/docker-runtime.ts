@@ -68,13 +68,44 @@ function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number }).statusCode;
 }
 
-/** Errors that mean the Docker engine itself is away (restarting, stopped), not that it refused a request. */
+/**
+ * Errors of a request to the Docker engine that mean the engine itself is away
+ * (restarting, stopped, frozen), not that it refused the request: its socket
+ * refuses or lacks a listener, the connection drops, or it does not answer.
+ */
 export function isConnectionError(error: unknown): boolean {
-  const { code, message } = error as { code?: string; message?: string };
+  const { code, syscall, message } = error as { code?: string; syscall?: string; message?: string };
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') ||
+    syscall === 'connect' ||
+    code === 'ECONNRESET' ||
+    code === engineSilent ||
     /socket hang up/.test(message ?? '')
   );
+}
+
+const engineSilent = 'ENGINE_SILENT';
+
+/** A request that must answer within `ms`; past it, it counts as the engine being away. */
+async function answerWithin<T>(request: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      request,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              Object.assign(new Error(`the Docker engine did not answer within ${ms / 1000} s`), {
+                code: engineSilent,
+              }),
+            ),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -320,10 +351,13 @@ export class DockerRuntime implements ContainerRuntime {
       this.docker.modem.demuxStream(attached, stdout, stderr);
 
       let killedFor: 'timeout' | 'cancelled' | undefined;
+      let onKill = (): void => undefined;
+      const killAsked = new Promise<void>((resolve) => (onKill = resolve));
       // Refused forks, peak memory and CPU are counted in the container's cgroup, which goes with it: read it while it runs.
       const cgroup = this.jobIo === 'volume' ? new CgroupWatch(container.id) : undefined;
       const kill = (why: 'timeout' | 'cancelled'): void => {
         killedFor ??= why;
+        onKill();
         void (cgroup?.read() ?? Promise.resolve()).then(() =>
           container.kill({ signal: 'SIGKILL' }).catch((error: unknown) => {
             if (statusOf(error) !== 409 && statusOf(error) !== 404) {
@@ -344,8 +378,10 @@ export class DockerRuntime implements ContainerRuntime {
       try {
         exit = await this.waitForExit(container, streamEnded, {
           jobId,
+          killAsked,
           // A kill asked for while the engine was away is asked again once it answers.
           killAgain: () => killedFor !== undefined && kill(killedFor),
+          signal: request.signal,
           giveUpAt: Date.now() + engine.policy.timeoutMs + engineReturnMs,
         });
       } finally {
@@ -409,6 +445,12 @@ export class DockerRuntime implements ContainerRuntime {
           summary = await this.readSummaryByArchive(container, `${engine.mountpoint}/summary`, request);
         }
       }
+      if (exit.outputCut && ending.kind === 'exited' && exit.StatusCode >= 128) {
+        // A Docker engine without live-restore stops its containers as it goes down.
+        throw new Error(
+          `the container ended by signal (exit ${exit.StatusCode}) while the Docker engine was away; the job runs again`,
+        );
+      }
       if (exit.outputCut && ending.kind === 'exited' && result.kind === 'none') {
         // Its stdout would be the result, and part of it is missing.
         throw new Error(
@@ -440,67 +482,83 @@ export class DockerRuntime implements ContainerRuntime {
    * when the container stops; but when the engine goes away meanwhile (a
    * restart, with live-restore keeping the container running), that request is
    * never answered: the connection closes and the attach stream ends. So once
-   * the attach stream has ended without an answer, the container is inspected;
-   * if the engine is away, it is polled until it answers and the container has
-   * stopped, and the output counts as cut.
+   * the attach stream has ended (or a kill was asked for) without an answer,
+   * the container is followed by inspecting it: every 5 s while the engine
+   * answers (a container may close its output and run on), every 0.5 s while it
+   * is away. An exit the wait request does not report means its connection was
+   * lost, and the output captured through the attach stream counts as cut.
    */
   private async waitForExit(
     container: Docker.Container,
     streamEnded: Promise<void>,
-    how: { jobId: string; killAgain: () => void; giveUpAt: number },
+    how: {
+      jobId: string;
+      killAsked: Promise<void>;
+      killAgain: () => void;
+      signal: AbortSignal;
+      giveUpAt: number;
+    },
   ): Promise<{ StatusCode: number; outputCut: boolean }> {
     const abort = new AbortController();
     const waited = container.wait({ condition: 'not-running', abortSignal: abort.signal }).then(
       (answer: { StatusCode: number }) => ({ answer }),
       (error: unknown) => ({ error }),
     );
-    const look = streamEnded.then(() => delay(1000)).then(() => 'look' as const);
-    const outcome = await Promise.race([waited, look]);
-    if (outcome !== 'look') {
-      if ('answer' in outcome) return { ...outcome.answer, outputCut: false };
-      if (!isConnectionError(outcome.error)) throw outcome.error;
-    } else {
-      // The attach stream ended and the wait request is unanswered. Either the engine is
-      // away, or the container closed its output and runs on: then keep waiting, looking
-      // at the engine now and then, as nothing else would tell if it went away now.
-      for (;;) {
-        let state: Docker.ContainerInspectInfo['State'];
-        try {
-          state = (await container.inspect()).State;
-        } catch (error) {
-          if (!isConnectionError(error)) throw error;
-          break;
-        }
-        if (!state.Running) {
-          abort.abort();
-          return { StatusCode: state.ExitCode, outputCut: false };
-        }
-        how.killAgain();
-        const next = await Promise.race([waited, delay(5000).then(() => 'look' as const)]);
-        if (next === 'look') continue;
-        if ('answer' in next) return { ...next.answer, outputCut: false };
-        if (!isConnectionError(next.error)) throw next.error;
-        break;
-      }
+    // A frozen engine ends neither the wait nor the stream: a kill that goes unanswered also makes us look.
+    const look = Promise.race([
+      streamEnded.then(() => delay(1000)),
+      how.killAsked.then(() => delay(5000)),
+    ]).then(() => 'look' as const);
+    const first = await Promise.race([waited, look]);
+    let lost = false;
+    const loseSight = (): void => {
+      if (lost) return;
+      lost = true;
+      this.engineAway = true;
+      this.logger.warn({ jobId: how.jobId }, 'the Docker engine went away during the run; waiting for it');
+    };
+    if (first !== 'look') {
+      if ('answer' in first) return { ...first.answer, outputCut: false };
+      if (!isConnectionError(first.error)) throw first.error;
+      loseSight();
     }
-    abort.abort();
-    this.engineAway = true;
-    this.logger.warn({ jobId: how.jobId }, 'the Docker engine went away during the run; waiting for it');
-    for (;;) {
-      await delay(500);
+    for (let pause = 0; ; pause = lost ? 500 : 5000) {
+      if (pause > 0) {
+        const next = await Promise.race([waited, delay(pause).then(() => 'look' as const)]);
+        if (next !== 'look') {
+          if ('answer' in next) return { ...next.answer, outputCut: lost };
+          if (!isConnectionError(next.error)) throw next.error;
+          loseSight();
+        }
+      }
+      let state: Docker.ContainerInspectInfo['State'];
       try {
-        const state = (await container.inspect()).State;
-        this.engineAway = false;
-        if (!state.Running) return { StatusCode: state.ExitCode, outputCut: true };
-        how.killAgain();
+        state = (await answerWithin(container.inspect(), 10_000)).State;
       } catch (error) {
         if (!isConnectionError(error)) throw error;
+        loseSight();
+        if (how.signal.aborted) {
+          // Cancelled or shutting down: not worth waiting for the engine (its container is removed when it is back).
+          throw new Error('stopped while the Docker engine was away', { cause: error });
+        }
         if (Date.now() > how.giveUpAt) {
           throw new Error('the Docker engine went away during the run and did not come back', {
             cause: error,
           });
         }
+        continue;
       }
+      this.engineAway = false;
+      if (!state.Running) {
+        if (!lost) {
+          // Without a lost connection the wait request reports an exit within milliseconds.
+          const late = await Promise.race([waited, delay(2000).then(() => 'late' as const)]);
+          if (late !== 'late' && 'answer' in late) return { ...late.answer, outputCut: false };
+        }
+        abort.abort();
+        return { StatusCode: state.ExitCode, outputCut: true };
+      }
+      how.killAgain();
     }
   }
 
