@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { EngineConfigError } from '../config/engines-config.js';
 import { ConfigError } from '../config/load-config.js';
+import { isJobId } from '../domain/job.js';
 import { ClientError, exitCodes } from './client.js';
 import { registerAudit } from './commands/audit.js';
 import { registerEngineCommands } from './commands/engine.js';
@@ -15,7 +16,14 @@ program
   .name('menagerie')
   .description('Run untrusted files through containerized analyzers.')
   .showHelpAfterError()
-  .configureOutput({ outputError: (text, write) => write(text) });
+  .configureOutput({
+    outputError: (text, write) => {
+      write(text);
+      // Ids made before they were kept from starting with '-' read as options.
+      const id = /unknown option '([^']+)'/.exec(text)?.[1];
+      if (id && isJobId(id)) write(`menagerie: a job id that begins with '-' goes after '--': … -- ${id}\n`);
+    },
+  });
 
 registerServe(program);
 registerAudit(program);

@@ -90,9 +90,15 @@ export function endedWithoutRun(state: 'failed' | 'cancelled', reason: string): 
 
 const jobIdPattern = /^[A-Za-z0-9_-]{22}$/;
 
-/** A new opaque, unguessable job id: 128 random bits, base64url. */
+/**
+ * A new opaque, unguessable job id: 128 random bits, base64url. One that would
+ * begin with '-' or '_' is drawn again, so that no id reads as a command-line option.
+ */
 export function newJobId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
 }
 
 export function isJobId(value: string): boolean {

@@ -96,6 +96,15 @@ describe('the menagerie CLI, really run', () => {
     expect(refused.code).toBe(5);
     expect(refused.stderr).toContain('is not a job id');
 
+    // An id beginning with '-' (as ids of earlier versions could) reads as an option: the CLI says what to do.
+    const dashed = '-AAAAAAAAAAAAAAAAAAAAA';
+    const asOption = await menagerie(['status', dashed, '--server', svc.url]);
+    expect(asOption.code).not.toBe(0);
+    expect(asOption.stderr).toContain(`goes after '--': … -- ${dashed}`);
+    const afterDashes = await menagerie(['status', '--server', svc.url, '--', dashed]);
+    expect(afterDashes.code).toBe(4);
+    expect(afterDashes.stderr).toContain(`no job has id ${dashed}`);
+
     const unreachable = await menagerie(['engines', '--server', 'http://127.0.0.1:9']);
     expect(unreachable.code).toBe(6);
     expect(unreachable.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9/);
