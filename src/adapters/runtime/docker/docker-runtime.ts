@@ -112,6 +112,8 @@ const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** How long a run waits for a Docker engine that went away to answer again, ms. */
 const engineReturnMs = 60_000;
+/** How long a cleanup request may go unanswered before the engine counts as away, ms. */
+const cleanupAnswerMs = 30_000;
 /** How often cleanups the engine could not do while away are tried again, ms. */
 const deferredCleanupMs = 5_000;
 
@@ -596,9 +598,11 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  // A removal a frozen engine does not answer counts as the engine away: it is tried again
+  // later instead of holding the job's worker slot.
   private async removeContainer(container: Docker.Container): Promise<void> {
     try {
-      await container.remove({ force: true, v: true });
+      await answerWithin(container.remove({ force: true, v: true }), cleanupAnswerMs);
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
@@ -606,7 +610,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   private async removeVolume(name: string): Promise<void> {
     try {
-      await this.docker.getVolume(name).remove();
+      await answerWithin(this.docker.getVolume(name).remove(), cleanupAnswerMs);
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
