@@ -81,7 +81,8 @@ async function createRabbitBackend(): Promise<QueueBackend> {
   };
 }
 
-async function deleteQueues(names: readonly string[]): Promise<void> {
+/** Deletes queues of the test broker by name. */
+export async function deleteQueues(names: readonly string[]): Promise<void> {
   const model = await amqp.connect(testUrls.amqp);
   try {
     for (const name of names) {

@@ -2,29 +2,17 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useTestServers } from '../contract/backends.js';
-import { upload } from '../helpers/service.js';
 import {
   expectEveryJobDoneOnce,
   notFinal,
   startCluster,
+  submitRetrying,
   submitMany,
   waitForRunning,
   type Cluster,
 } from './cluster.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Submits as a patient client: retries while the API is down or answers 503. */
-async function submitRetrying(url: string, engine: string, body: Buffer): Promise<string> {
-  for (let tries = 0; ; tries++) {
-    const response = await upload(url, engine, body).catch(() => undefined);
-    if (response?.status === 200) return ((await response.json()) as { jobid: string }).jobid;
-    if (response && response.status !== 503)
-      throw new Error(`upload: ${response.status} ${await response.text()}`);
-    if (tries > 60) throw new Error('the API did not come back');
-    await sleep(500);
-  }
-}
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);

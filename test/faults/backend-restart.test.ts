@@ -7,23 +7,13 @@ import {
   postgresCluster,
   rabbitmqctl,
   startCluster,
+  submitRetrying,
   submitMany,
   waitForRunning,
   type Cluster,
 } from './cluster.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Submits, retrying while the API answers 503 (as a client should). */
-async function submitRetrying(url: string, engine: string, body: Buffer): Promise<string> {
-  for (let tries = 0; ; tries++) {
-    const response = await upload(url, engine, body);
-    if (response.status === 200) return ((await response.json()) as { jobid: string }).jobid;
-    if (response.status !== 503 || tries > 60)
-      throw new Error(`upload: ${response.status} ${await response.text()}`);
-    await sleep(500);
-  }
-}
 
 useTestServers('exclusive');
 

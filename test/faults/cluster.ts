@@ -6,15 +6,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import amqp from 'amqplib';
 import { expect } from 'vitest';
 import { createScratchDatabase, testUrls, type ScratchDatabase } from '../contract/backends.js';
+import { deleteQueues } from '../contract/queue-backends.js';
 import {
   docker,
   leftoversOf,
   repoRoot,
   submit,
   testkitEngine,
+  upload,
   waitFor,
   writeEngines,
   type JobJson,
@@ -198,22 +199,10 @@ export async function startCluster(options: {
         await new Promise((r) => setTimeout(r, 250));
       }
     },
-    deadLetters: async () => {
-      if (queueUrl === 'embedded') return 0;
-      const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name', 'messages'], {
-        env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' },
-      });
-      const line = stdout.split('\n').find((l) => l.split(/\s+/)[0] === `menagerie.dead.${engine}`);
-      return Number(line?.split(/\s+/)[1] ?? 0);
-    },
-    messagesLeft: async () => {
-      if (queueUrl === 'embedded') return 0;
-      const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name', 'messages'], {
-        env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' },
-      });
-      const line = stdout.split('\n').find((l) => l.split(/\s+/)[0] === `menagerie.jobs.${engine}`);
-      return Number(line?.split(/\s+/)[1] ?? 0);
-    },
+    deadLetters: async () =>
+      queueUrl === 'embedded' ? 0 : ((await queueMessages()).get(`menagerie.dead.${engine}`) ?? 0),
+    messagesLeft: async () =>
+      queueUrl === 'embedded' ? 0 : ((await queueMessages()).get(`menagerie.jobs.${engine}`) ?? 0),
     stop: async () => {
       for (const node of nodes) {
         if (node.child.exitCode === null && node.child.signalCode === null) {
@@ -257,39 +246,57 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Lazily unmounts `dir` and everything mounted below it, deepest first. */
+export async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m === dir || m.startsWith(dir + '/'))
+    .sort()
+    .reverse();
+  for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
+}
+
 /**
  * Removes a data directory; a job filesystem a killed, never restarted worker left
  * mounted is unmounted first (the leftovers check above has already reported it).
  */
 async function removeDir(dir: string): Promise<void> {
-  const mounts = (await readFile('/proc/mounts', 'utf8'))
-    .split('\n')
-    .map((l) => l.split(' ')[1] ?? '')
-    .filter((m) => m.startsWith(dir + '/'))
-    .sort()
-    .reverse();
-  for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
+  await unmountUnder(dir);
   await rm(dir, { recursive: true, force: true });
+}
+
+/** Messages in each queue of the broker, by queue name. */
+async function queueMessages(): Promise<Map<string, number>> {
+  const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name', 'messages'], {
+    env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' },
+  });
+  return new Map(
+    stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([name]) => name)
+      .map(([name, messages]) => [name!, Number(messages ?? 0)]),
+  );
 }
 
 /** Removes the work, dead-letter and retry queues the RabbitMQ adapter made for an engine. */
 async function deleteEngineQueues(engine: string): Promise<void> {
-  const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', 'name'], {
-    env: { ...process.env, RABBITMQ_NODENAME: 'rabbit@localhost' },
-  });
-  const names = stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((n) => n.startsWith('menagerie.') && (n.endsWith(`.${engine}`) || n.includes(`.${engine}.`)));
-  const model = await amqp.connect(testUrls.amqp);
-  try {
-    for (const name of names) {
-      const channel = await model.createChannel();
-      await channel.deleteQueue(name);
-      await channel.close();
-    }
-  } finally {
-    await model.close();
+  const names = [...(await queueMessages()).keys()].filter(
+    (n) => n.startsWith('menagerie.') && (n.endsWith(`.${engine}`) || n.includes(`.${engine}.`)),
+  );
+  await deleteQueues(names);
+}
+
+/** A patient client's upload: retried while the API is down or answers 503. */
+export async function submitRetrying(url: string, engine: string, body: Buffer): Promise<string> {
+  for (let tries = 0; ; tries++) {
+    const response = await upload(url, engine, body).catch(() => undefined);
+    if (response?.status === 200) return ((await response.json()) as { jobid: string }).jobid;
+    if (response && response.status !== 503)
+      throw new Error(`upload: ${response.status} ${await response.text()}`);
+    if (tries > 60) throw new Error('the API did not come back');
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import Docker from 'dockerode';
 import { docker as sharedDocker } from '../helpers/service.js';
+import { unmountUnder } from './cluster.js';
 
 /**
  * A Docker engine of a test's own: its own socket, data root, exec root (and
@@ -162,13 +163,7 @@ async function removeEverything(tag: string, dataRoot: string, runDir: string): 
       }
     }
   }
-  const mounts = (await readFile('/proc/mounts', 'utf8'))
-    .split('\n')
-    .map((line) => line.split(' ')[1] ?? '')
-    .filter((m) => m === dataRoot || m.startsWith(`${dataRoot}/`))
-    .sort()
-    .reverse();
-  for (const m of mounts) await run('umount', ['-l', m]);
+  await unmountUnder(dataRoot);
   await rm(dataRoot, { recursive: true, force: true });
   // The remap also makes `<dir>.<uid>.<gid>` siblings of the directories it was given.
   for (const parent of ['/run', '/var/lib']) {

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
@@ -107,8 +108,6 @@ async function answerWithin<T>(request: Promise<T>, ms: number): Promise<T> {
     clearTimeout(timer);
   }
 }
-
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How long a run waits for a Docker engine that went away to answer again, ms. */
 const engineReturnMs = 60_000;
