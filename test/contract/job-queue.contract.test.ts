@@ -263,6 +263,8 @@ describe.each(['embedded-sqlite', 'embedded-postgres', 'embedded-mysql'] as cons
         attempts.push(d.attempt);
         await hang.promise;
       });
+      // The other consumer comes once the stuck one holds the job, so that it can only get it by the lease.
+      await waitFor('the stuck consumer to take the job', () => attempts.length === 1);
       const other = queue.subscribe(name, options('other', 1, 60_000), async (d) => {
         attempts.push(d.attempt);
         await d.ack();
