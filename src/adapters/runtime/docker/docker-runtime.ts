@@ -391,7 +391,12 @@ export class DockerRuntime implements ContainerRuntime {
         request.signal.removeEventListener('abort', onAbort);
       }
       const runMs = performance.now() - started;
-      const state = (await container.inspect()).State;
+      let state = (await container.inspect()).State;
+      // A busy engine can record an OOM kill just after the exit: an unexplained SIGKILL is looked at again.
+      for (let look = 0; look < 5 && !killedFor && exit.StatusCode === 137 && !state.OOMKilled; look++) {
+        await delay(200);
+        state = (await container.inspect()).State;
+      }
       // The attach stream ends once the container's pipes close; do not wait on a stuck one forever.
       await Promise.race([streamEnded, new Promise((resolve) => setTimeout(resolve, 5000))]);
       attached.destroy();
